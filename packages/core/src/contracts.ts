@@ -1,0 +1,141 @@
+/**
+ * The small interfaces every plugin implements. Core depends only on these; runtimes and
+ * targets live in their own packages and are found through the plugin registry.
+ */
+import type { Project, ModelSpec } from './project.js'
+import type { Bundle } from './bundle/bundle.js'
+
+export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool' | 'string'
+
+export interface TensorInfo {
+  readonly name: string
+  readonly dtype: DType
+  /** -1 (or a symbolic name) marks a dynamic dimension, usually the batch. */
+  readonly shape: readonly (number | string)[]
+}
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Int8Array
+  | string[]
+  | boolean[]
+
+/** A plain tensor: runtimes convert to and from their own types at the edge. */
+export interface Tensor {
+  readonly dtype: DType
+  readonly shape: readonly number[]
+  readonly data: TensorData
+}
+
+export interface Logger {
+  info(msg: string): void
+  warn(msg: string): void
+  debug(msg: string): void
+  /** A long step: the CLI shows a spinner or progress line on a TTY, a plain line otherwise. */
+  step<T>(title: string, work: () => Promise<T>): Promise<T>
+}
+
+export interface LoadContext {
+  readonly projectRoot: string
+  readonly log: Logger
+}
+
+export interface LoadedModel {
+  readonly inputs: readonly TensorInfo[]
+  readonly outputs: readonly TensorInfo[]
+  /** Free-form facts for /v2/models/{name} (backend, opset, producer...). */
+  readonly metadata?: Readonly<Record<string, string>>
+  run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>
+  dispose(): Promise<void>
+}
+
+export interface Runtime {
+  readonly name: string
+  /** npm packages the served bundle needs for this runtime (besides the plugin itself). */
+  load(model: ModelSpec, ctx: LoadContext): Promise<LoadedModel>
+}
+
+export type JSONSchema = Record<string, unknown>
+
+export interface Credentials {
+  /** Reads a secret from the environment by name; never stored, never logged. */
+  get(name: string): string | undefined
+  require(name: string | string[], hint: string): string
+}
+
+export interface TargetContext {
+  readonly project: Project
+  /** targets.<name> from the manifest (after the environment overlay), validated against configSchema. */
+  readonly config: Record<string, unknown>
+  readonly env?: string
+  /** Where this target writes its artifact: <project>/.mlx/<target>/ unless --out. */
+  readonly outDir: string
+  readonly log: Logger
+  readonly signal: AbortSignal
+  readonly credentials: Credentials
+  readonly flags: Readonly<Record<string, unknown>>
+  readonly history: DeploymentHistory
+}
+
+export interface Artifact {
+  readonly target: string
+  /** Main paths the user may want: the folder, the image layout, the zip, the chart. */
+  readonly paths: Record<string, string>
+  readonly version: string
+  readonly digest?: string
+  readonly details?: Record<string, unknown>
+}
+
+export interface PlanStep {
+  readonly action: string
+  readonly detail: string
+}
+
+export interface Plan {
+  readonly target: string
+  readonly steps: readonly PlanStep[]
+}
+
+export interface Deployment {
+  readonly target: string
+  readonly env?: string
+  readonly url?: string
+  readonly version: string
+  readonly digest?: string
+  readonly revision?: string
+  readonly time: string
+  readonly status: 'ready' | 'failed' | 'stopped' | 'unknown'
+  readonly details?: Record<string, unknown>
+}
+
+export interface DeploymentHistory {
+  list(target?: string): Deployment[]
+  latest(target: string, env?: string): Deployment | undefined
+  append(d: Deployment): void
+}
+
+export interface Target {
+  readonly name: string
+  readonly description?: string
+  readonly configSchema: JSONSchema
+  package(bundle: Bundle, ctx: TargetContext): Promise<Artifact>
+  plan(artifact: Artifact, ctx: TargetContext): Promise<Plan>
+  deploy(artifact: Artifact, ctx: TargetContext): Promise<Deployment>
+  status?(ctx: TargetContext): Promise<Deployment | undefined>
+  rollback?(to: Deployment | undefined, ctx: TargetContext): Promise<Deployment>
+}
+
+/** What a plugin package's default export is. */
+export interface MlxPlugin {
+  readonly name: string
+  readonly runtimes?: readonly Runtime[]
+  readonly targets?: readonly Target[]
+}
+
+export function definePlugin(plugin: MlxPlugin): MlxPlugin {
+  return plugin
+}

@@ -1,0 +1,58 @@
+/** mlx.yaml as written (after schema validation, before paths are resolved). */
+export interface FeatureDecl {
+  type: 'integer' | 'number' | 'string' | 'boolean'
+  nullable?: boolean
+  description?: string
+  categories?: string[]
+  minimum?: number
+  maximum?: number
+  format?: string
+  example?: unknown
+  required?: boolean
+}
+
+export interface StepDecl {
+  op: string
+  [param: string]: unknown
+}
+
+export interface EndpointDecl {
+  model?: string
+  models?: string[]
+  method?: 'GET' | 'POST' | 'PUT'
+  path?: string
+  summary?: string
+  description?: string
+  handler?: string
+  input?: {
+    reference?: string
+    label?: string | string[]
+    exclude?: string[]
+    features?: Record<string, FeatureDecl>
+    schema?: Record<string, unknown>
+    style?: 'both' | 'columns' | 'rows' | 'query' | 'json'
+    example?: unknown
+  }
+  output?: { description?: string; schema?: Record<string, unknown>; example?: unknown }
+  preprocess?: StepDecl[]
+  postprocess?: StepDecl[]
+}
+
+export interface ServerDecl {
+  bodyLimit?: number
+  maxBatchRows?: number
+  cors?: boolean
+  requestTimeoutMs?: number
+}
+
+export interface ManifestDecl {
+  name: string
+  version?: string
+  description?: string
+  models: Record<string, { runtime: string; path: string; description?: string; options?: Record<string, unknown> }>
+  endpoints: Record<string, EndpointDecl>
+  server?: ServerDecl
+  env?: Record<string, string | number | boolean>
+  targets?: Record<string, Record<string, unknown>>
+  environments?: Record<string, { env?: ManifestDecl['env']; targets?: ManifestDecl['targets']; server?: ServerDecl }>
+}

@@ -1,0 +1,233 @@
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { MlxError } from './errors.js'
+import { readManifest, type ReadManifest } from './manifest/load.js'
+import { dotted } from './manifest/located.js'
+import type { EndpointDecl, FeatureDecl, ManifestDecl, ServerDecl, StepDecl } from './manifest/types.js'
+import type { JSONSchema } from './contracts.js'
+import { readTable } from './data/index.js'
+import { exampleRows, inferFeatures, type Feature } from './data/infer.js'
+
+export interface ModelSpec {
+  readonly name: string
+  readonly runtime: string
+  /** Absolute path of the model file or folder. */
+  readonly path: string
+  /** Path relative to the project root, as written in the manifest. */
+  readonly relPath: string
+  readonly description?: string
+  readonly options: Readonly<Record<string, unknown>>
+}
+
+/** A feature as the server validates it: inferred from reference data, refined by the manifest. */
+export type FeatureSpec = Feature & { readonly required?: boolean; readonly description?: string; readonly format?: string }
+
+export interface InputSpec {
+  readonly style: 'both' | 'columns' | 'rows' | 'query' | 'json'
+  /** Tabular endpoints: the features, in model order. */
+  readonly features?: readonly FeatureSpec[]
+  /** Handler endpoints: a JSON Schema for the body. */
+  readonly schema?: JSONSchema
+  /** Docs example: a column-oriented body and the same rows row-oriented. */
+  readonly example?: { columns?: Record<string, unknown[]>; rows?: Record<string, unknown>[]; body?: unknown }
+  readonly reference?: string
+}
+
+export interface EndpointSpec {
+  readonly name: string
+  readonly method: 'GET' | 'POST' | 'PUT'
+  readonly path: string
+  readonly summary?: string
+  readonly description?: string
+  readonly models: readonly string[]
+  readonly handler?: { readonly source: string; readonly relPath: string }
+  readonly input: InputSpec
+  readonly output: { description?: string; schema?: JSONSchema; example?: unknown }
+  readonly preprocess: readonly StepDecl[]
+  readonly postprocess: readonly StepDecl[]
+}
+
+export interface Project {
+  readonly root: string
+  readonly manifestFile: string
+  readonly name: string
+  readonly version: string
+  readonly description?: string
+  readonly models: Readonly<Record<string, ModelSpec>>
+  readonly endpoints: readonly EndpointSpec[]
+  readonly server: Required<ServerDecl>
+  readonly env: Readonly<Record<string, string>>
+  readonly targets: Readonly<Record<string, Record<string, unknown>>>
+  /** The overlay applied (--env), if any, and the ones declared. */
+  readonly environment?: string
+  readonly environments: readonly string[]
+  /** The manifest as written, for bundling (targets and environments included). */
+  readonly decl: ManifestDecl
+}
+
+const SERVER_DEFAULTS: Required<ServerDecl> = { bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000 }
+
+/**
+ * Reads, checks and resolves a project once: every later stage (serve, bundle, package, deploy)
+ * works from the returned Project and never re-reads YAML.
+ */
+export async function loadProject(dirOrFile: string, opts: { env?: string } = {}): Promise<Project> {
+  const read = await readManifest(dirOrFile)
+  const { decl, file, locator } = read
+  const root = path.dirname(file)
+  const fail = (p: (string | number)[], msg: string, hint: string, code: 'MANIFEST_INVALID' | 'MODEL_NOT_FOUND' = 'MANIFEST_INVALID'): never => {
+    throw new MlxError(code, `${locator.locate(p)}: ${dotted(p)}: ${msg}`, { hint, file })
+  }
+
+  const inside = async (p: (string | number)[], rel: string, what: string): Promise<string> => {
+    const abs = path.resolve(root, rel)
+    const back = path.relative(root, abs)
+    if (back.startsWith('..') || path.isAbsolute(back)) {
+      fail(p, `${what} '${rel}' is outside the project folder ${root}`, `move the file into the project folder and use a relative path; everything a deployment needs must ship with it.`)
+    }
+    if (!(await stat(abs).catch(() => undefined))) {
+      fail(p, `${what} '${rel}' does not exist (looked for ${abs})`, `check the path (it is relative to ${path.basename(file)}), or create the file${what === 'model file' ? ' by running the training script' : ''}.`, what === 'model file' ? 'MODEL_NOT_FOUND' : 'MANIFEST_INVALID')
+    }
+    return abs
+  }
+
+  const models: Record<string, ModelSpec> = {}
+  for (const [name, m] of Object.entries(decl.models)) {
+    const abs = await inside(['models', name, 'path'], m.path, 'model file')
+    models[name] = { name, runtime: m.runtime, path: abs, relPath: m.path, description: m.description, options: m.options ?? {} }
+  }
+  const declared = Object.keys(models)
+
+  const routes = new Map<string, string>()
+  const endpoints: EndpointSpec[] = []
+  for (const [name, e] of Object.entries(decl.endpoints)) {
+    const used = [...(e.model ? [e.model] : []), ...(e.models ?? [])]
+    for (const [i, m] of used.entries()) {
+      if (!models[m]) {
+        const p = e.model === m ? ['endpoints', name, 'model'] : ['endpoints', name, 'models', i - (e.model ? 1 : 0)]
+        fail(p, `'${m}' is not declared under models (declared: ${declared.join(', ')})`, `use one of the declared model names, or add '${m}' under models.`)
+      }
+    }
+    if (used.length === 0 && !e.handler) {
+      fail(['endpoints', name], `needs a model or a handler`, `add 'model: <name>' (one of: ${declared.join(', ')}) or 'handler: src/${name}.ts'.`)
+    }
+    const method = e.method ?? (e.input?.style === 'query' ? 'GET' : 'POST')
+    const route = e.path ?? `/${name}`
+    const key = `${method} ${route}`
+    if (routes.has(key)) fail(['endpoints', name, 'path'], `${key} is already served by endpoint '${routes.get(key)}'`, 'give each endpoint its own path or method.')
+    routes.set(key, name)
+    const handler = e.handler ? { source: await inside(['endpoints', name, 'handler'], e.handler, 'handler'), relPath: e.handler } : undefined
+    const input = await resolveInput(e, name, root, inside, fail)
+    endpoints.push({
+      name,
+      method,
+      path: route,
+      summary: e.summary,
+      description: e.description,
+      models: used,
+      handler,
+      input,
+      output: e.output ?? {},
+      preprocess: e.preprocess ?? [],
+      postprocess: e.postprocess ?? [],
+    })
+  }
+
+  const environments = Object.keys(decl.environments ?? {})
+  let targets = decl.targets ?? {}
+  let env = decl.env ?? {}
+  let server: ServerDecl = decl.server ?? {}
+  if (opts.env) {
+    const overlay = decl.environments?.[opts.env]
+    if (!overlay) {
+      throw new MlxError('USAGE', `environment '${opts.env}' is not declared in ${path.relative(process.cwd(), file) || file} (declared: ${environments.join(', ') || 'none'}).`, {
+        hint: `add it under 'environments:' or pick one of the declared ones.`,
+        file,
+      })
+    }
+    targets = deepMerge(targets, overlay.targets ?? {}) as typeof targets
+    env = { ...env, ...overlay.env }
+    server = { ...server, ...overlay.server }
+  }
+
+  return {
+    root,
+    manifestFile: file,
+    name: decl.name,
+    version: decl.version ?? '0.1.0',
+    description: decl.description,
+    models,
+    endpoints,
+    server: { ...SERVER_DEFAULTS, ...server },
+    env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+    targets,
+    environment: opts.env,
+    environments,
+    decl,
+  }
+}
+
+type Fail = (p: (string | number)[], msg: string, hint: string) => never
+type Inside = (p: (string | number)[], rel: string, what: string) => Promise<string>
+
+async function resolveInput(e: EndpointDecl, name: string, root: string, inside: Inside, fail: Fail): Promise<InputSpec> {
+  const i = e.input ?? {}
+  const style = i.style ?? (e.method === 'GET' ? 'query' : e.handler && !i.features && !i.reference ? 'json' : 'both')
+  let features: FeatureSpec[] | undefined
+  let example: InputSpec['example'] = i.example !== undefined ? { body: i.example } : undefined
+  let reference: string | undefined
+  if (i.reference) {
+    reference = await inside(['endpoints', name, 'input', 'reference'], i.reference, 'reference data')
+    let table
+    try {
+      table = await readTable(reference)
+    } catch (err) {
+      fail(['endpoints', name, 'input', 'reference'], `cannot read ${i.reference}: ${(err as Error).message}`, 'use a CSV with a header row, a Parquet file, or an Arrow IPC file.')
+    }
+    try {
+      features = inferFeatures(table!, { label: i.label, exclude: i.exclude })
+    } catch (err) {
+      fail(['endpoints', name, 'input', 'label'], (err as Error).message, 'name a column of the reference data, or remove label.')
+    }
+    const ex = exampleRows(table!, features!, 2)
+    example ??= { columns: ex.columns, rows: ex.rows }
+  }
+  if (i.features) {
+    // Declared features refine (or replace) inferred ones: the manifest has the last word.
+    const inferred = new Map((features ?? []).map((f) => [f.name, f]))
+    const declared = Object.entries(i.features).map(([n, d]) => fromDecl(n, d, inferred.get(n)))
+    const names = new Set(declared.map((f) => f.name))
+    features = [...declared, ...(features ?? []).filter((f) => !names.has(f.name))]
+    if (!example) {
+      const cols = Object.fromEntries(features.map((f) => [f.name, f.examples.slice(0, 1)]))
+      example = { columns: cols, rows: [Object.fromEntries(features.map((f) => [f.name, f.examples[0] ?? null]))] }
+    }
+  }
+  if (i.schema && features) fail(['endpoints', name, 'input', 'schema'], 'give either features/reference or a JSON schema, not both', 'keep features for tabular models; use schema for handler endpoints with free-form bodies.')
+  void root
+  return { style, features, schema: i.schema, example, reference }
+}
+
+function fromDecl(name: string, d: FeatureDecl, inferred?: Feature): FeatureSpec {
+  return {
+    name,
+    type: d.type,
+    nullable: d.nullable ?? inferred?.nullable ?? false,
+    categories: d.categories ?? inferred?.categories,
+    min: d.minimum ?? inferred?.min,
+    max: d.maximum ?? inferred?.max,
+    examples: d.example !== undefined ? [d.example] : inferred?.examples ?? [],
+    required: d.required ?? true,
+    description: d.description,
+    format: d.format,
+  }
+}
+
+function deepMerge(a: unknown, b: unknown): unknown {
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) }
+    for (const [k, v] of Object.entries(b)) out[k] = deepMerge(out[k], v)
+    return out
+  }
+  return b === undefined ? a : b
+}

@@ -1,0 +1,93 @@
+import { Ajv } from 'ajv'
+import type { ErrorObject } from 'ajv'
+import type { EndpointSpec } from '../project.js'
+import type { Logger } from '../contracts.js'
+import { compileFrameReader, type Frame, type FrameReader } from './frame.js'
+import { compileSteps, finish } from './steps.js'
+import { frameToFeeds } from './tensors.js'
+import type { ModelRunner } from './runner.js'
+import type { Handler, ModelHandle } from './handler.js'
+import { RequestInvalid, type Problem } from './problems.js'
+
+export interface RequestParts {
+  readonly body: unknown
+  readonly query: Record<string, unknown>
+  readonly contentType?: string
+}
+
+/** An endpoint compiled once at startup: the hot path only runs the closures built here. */
+export type EndpointFn = (req: RequestParts) => Promise<unknown>
+
+export function compileEndpoint(
+  ep: EndpointSpec,
+  runners: ReadonlyMap<string, ModelRunner>,
+  opts: { maxRows: number; handler?: Handler; log: Logger },
+): EndpointFn {
+  const post = compileSteps(ep.postprocess, `endpoints.${ep.name}.postprocess`)
+  const readFrame = ep.input.features ? frameStrategy(compileFrameReader(ep.input.features, opts.maxRows), ep.input.style) : undefined
+  const checkBody = ep.input.schema ? compileBodySchema(ep.input.schema) : undefined
+  const featureOrder = (ep.input.features ?? []).map((f) => f.name)
+
+  const handles: Record<string, ModelHandle> = {}
+  for (const name of ep.models) {
+    const r = runners.get(name)!
+    handles[name] = {
+      inputs: r.model.inputs,
+      outputs: r.model.outputs,
+      run: (feeds) => r.run(feeds),
+      predict: (frame) => r.run(frameToFeeds(frame, r.model.inputs, featureOrder)),
+    }
+  }
+
+  if (opts.handler) {
+    const handler = opts.handler
+    const ctx = { endpoint: ep, models: handles, log: opts.log }
+    return async (req) => {
+      const frame = readFrame?.(req)
+      if (checkBody) checkBody(req.body)
+      return handler({ body: req.body, query: req.query, frame }, ctx)
+    }
+  }
+
+  const runner = runners.get(ep.models[0]!)!
+  if (!readFrame) {
+    throw new Error(`endpoint '${ep.name}' serves model '${runner.name}' without features: declare input.reference or input.features, or add a handler`)
+  }
+  const inputs = runner.model.inputs
+  return async (req) => {
+    const frame = readFrame(req)
+    const outputs = await runner.run(frameToFeeds(frame, inputs, featureOrder))
+    let value: unknown = outputs
+    for (const op of post) value = op(value, { rows: frame.rows })
+    return finish(value)
+  }
+}
+
+function frameStrategy(reader: FrameReader, style: EndpointSpec['input']['style']): (req: RequestParts) => Frame {
+  switch (style) {
+    case 'query':
+      return (req) => reader.fromQuery(req.query)
+    case 'columns':
+      return (req) => reader.fromColumns(req.body)
+    case 'rows':
+      return (req) => reader.fromRows(req.body)
+    default:
+      // A list is rows; an object whose values are lists (or a scalar-per-feature object) is columns.
+      return (req) => (Array.isArray(req.body) ? reader.fromRows(req.body) : reader.fromColumns(req.body))
+  }
+}
+
+/** ajv for free-form handler bodies, with pydantic-like coercion, errors in FastAPI's shape. */
+function compileBodySchema(schema: Record<string, unknown>): (body: unknown) => void {
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false })
+  const validate = ajv.compile(schema)
+  return (body) => {
+    if (!validate(body)) throw new RequestInvalid((validate.errors ?? []).map(toProblem))
+  }
+}
+
+function toProblem(e: ErrorObject): Problem {
+  const loc: (string | number)[] = ['body', ...e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s))]
+  if (e.keyword === 'required') return { type: 'missing', loc: [...loc, String(e.params.missingProperty)], msg: 'Field required' }
+  return { type: e.keyword, loc, msg: e.message ?? 'invalid', input: e.data }
+}

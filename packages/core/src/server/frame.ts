@@ -1,0 +1,197 @@
+import type { FeatureSpec } from '../project.js'
+import { MAX_PROBLEMS, RequestInvalid, type Problem } from './problems.js'
+
+/** Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null. */
+export type Column = Float64Array | (string | null)[]
+
+/** The validated request, column-wise: what pre-processing and the model feed work on. */
+export interface Frame {
+  readonly rows: number
+  readonly columns: Map<string, Column>
+}
+
+type Coerce = (v: unknown, loc: (string | number)[], problems: Problem[]) => number | string | null
+
+const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y'])
+const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n'])
+
+/**
+ * One coercion function per feature, chosen once at startup. The rules follow pydantic's lax
+ * mode, since the seeds' clients were written against pydantic: numeric strings are numbers,
+ * numbers are accepted for string fields (0 → "0"), "true"/"false"/0/1 are booleans.
+ * A null or absent value is allowed only for nullable features.
+ */
+function coercer(f: FeatureSpec): Coerce {
+  const missing = (v: unknown, loc: (string | number)[], problems: Problem[]) => {
+    if (f.nullable) return f.type === 'string' ? null : NaN
+    problems.push({ type: 'missing', loc, msg: `Input should not be null: '${f.name}' is required (${f.type})`, input: v })
+    return null
+  }
+  switch (f.type) {
+    case 'number':
+    case 'integer': {
+      const int = f.type === 'integer'
+      return (v, loc, problems) => {
+        if (typeof v === 'number') {
+          if (int && !Number.isInteger(v)) {
+            problems.push({ type: 'int_from_float', loc, msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
+            return null
+          }
+          return v
+        }
+        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (typeof v === 'boolean') return v ? 1 : 0
+        if (typeof v === 'string') {
+          const s = v.trim()
+          const n = s === '' ? NaN : Number(s)
+          if (!Number.isNaN(n) && (!int || Number.isInteger(n))) return n
+          if (s === '' && f.nullable) return NaN
+          problems.push({
+            type: int ? 'int_parsing' : 'float_parsing',
+            loc,
+            msg: `Input should be a valid ${int ? 'integer' : 'number'}, unable to parse string as ${int ? 'an integer' : 'a number'}`,
+            input: v,
+          })
+          return null
+        }
+        problems.push({ type: int ? 'int_type' : 'float_type', loc, msg: `Input should be a valid ${int ? 'integer' : 'number'}`, input: v })
+        return null
+      }
+    }
+    case 'boolean':
+      return (v, loc, problems) => {
+        if (typeof v === 'boolean') return v ? 1 : 0
+        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (v === 0 || v === 1) return v
+        if (typeof v === 'string') {
+          const s = v.trim().toLowerCase()
+          if (TRUE.has(s)) return 1
+          if (FALSE.has(s)) return 0
+        }
+        problems.push({ type: 'bool_parsing', loc, msg: 'Input should be a valid boolean', input: v })
+        return null
+      }
+    case 'string':
+      return (v, loc, problems) => {
+        if (typeof v === 'string') return v
+        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+        problems.push({ type: 'string_type', loc, msg: 'Input should be a valid string', input: v })
+        return null
+      }
+  }
+}
+
+export interface FrameReader {
+  /** Column-oriented JSON: {"age": [22, 38], ...}; a scalar counts as one row. */
+  fromColumns(body: unknown): Frame
+  /** Row-oriented JSON: [{"age": 22, ...}, ...] (or one object). */
+  fromRows(body: unknown, locPrefix?: (string | number)[]): Frame
+  /** Query string: one row, values are strings. */
+  fromQuery(query: Record<string, unknown>): Frame
+}
+
+/** Compiles, once per endpoint, the reader that validates a body and builds its typed columns in one pass. */
+export function compileFrameReader(features: readonly FeatureSpec[], maxRows: number): FrameReader {
+  const specs = features.map((f) => ({ f, coerce: coercer(f), numeric: f.type !== 'string', required: f.required !== false && !f.nullable }))
+
+  const alloc = (numeric: boolean, n: number): Column => (numeric ? new Float64Array(n) : new Array<string | null>(n))
+  const tooMany = (n: number, loc: (string | number)[]) =>
+    new RequestInvalid([{ type: 'too_long', loc, msg: `at most ${maxRows} rows per request, got ${n}`, ctx: { max_length: maxRows } }])
+
+  function fromColumns(body: unknown): Frame {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new RequestInvalid([{ type: 'dict_type', loc: ['body'], msg: 'Input should be an object of feature columns, e.g. {"age": [22, 38]}, or a list of rows', input: body }])
+    }
+    const obj = body as Record<string, unknown>
+    const problems: Problem[] = []
+    let rows = -1
+    let first = ''
+    for (const { f, required } of specs) {
+      const col = obj[f.name]
+      if (col === undefined) {
+        if (required) problems.push({ type: 'missing', loc: ['body', f.name], msg: 'Field required', input: null })
+        continue
+      }
+      const n = Array.isArray(col) ? col.length : 1
+      if (rows < 0) {
+        rows = n
+        first = f.name
+      } else if (n !== rows) {
+        problems.push({ type: 'length_mismatch', loc: ['body', f.name], msg: `expected ${rows} values (as many as '${first}'), got ${n}`, input: null })
+      }
+    }
+    if (problems.length) throw new RequestInvalid(problems)
+    if (rows < 0) rows = 0
+    if (rows > maxRows) throw tooMany(rows, ['body'])
+    if (rows === 0) throw new RequestInvalid([{ type: 'too_short', loc: ['body'], msg: 'at least one row is needed', input: body }])
+    const columns = new Map<string, Column>()
+    for (const { f, coerce, numeric } of specs) {
+      const raw = obj[f.name]
+      const out = alloc(numeric, rows)
+      if (raw === undefined) {
+        out.fill((numeric ? NaN : null) as never)
+      } else if (!Array.isArray(raw)) {
+        out[0] = coerce(raw, ['body', f.name], problems) as never
+      } else {
+        for (let i = 0; i < rows; i++) {
+          out[i] = coerce(raw[i], ['body', f.name, i], problems) as never
+          if (problems.length >= MAX_PROBLEMS) break
+        }
+      }
+      columns.set(f.name, out)
+      if (problems.length >= MAX_PROBLEMS) break
+    }
+    if (problems.length) throw new RequestInvalid(problems)
+    return { rows, columns }
+  }
+
+  function fromRows(body: unknown, locPrefix: (string | number)[] = ['body']): Frame {
+    const list = Array.isArray(body) ? body : [body]
+    const rows = list.length
+    if (rows > maxRows) throw tooMany(rows, locPrefix)
+    if (rows === 0) throw new RequestInvalid([{ type: 'too_short', loc: locPrefix, msg: 'at least one row is needed', input: body }])
+    const problems: Problem[] = []
+    const columns = new Map<string, Column>()
+    for (const { f, numeric } of specs) columns.set(f.name, alloc(numeric, rows))
+    outer: for (let i = 0; i < rows; i++) {
+      const row = list[i] as Record<string, unknown> | null
+      const at = Array.isArray(body) ? [...locPrefix, i] : locPrefix
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+        problems.push({ type: 'dict_type', loc: at, msg: 'Input should be an object with one key per feature', input: row })
+        continue
+      }
+      for (const { f, coerce, required, numeric } of specs) {
+        const v = row[f.name]
+        const col = columns.get(f.name)!
+        if (v === undefined) {
+          if (required) problems.push({ type: 'missing', loc: [...at, f.name], msg: 'Field required', input: row })
+          col[i] = (numeric ? NaN : null) as never
+        } else col[i] = coerce(v, [...at, f.name], problems) as never
+        if (problems.length >= MAX_PROBLEMS) break outer
+      }
+    }
+    if (problems.length) throw new RequestInvalid(problems)
+    return { rows, columns }
+  }
+
+  function fromQuery(query: Record<string, unknown>): Frame {
+    return fromRows(query, ['query'])
+  }
+
+  return { fromColumns, fromRows, fromQuery }
+}
+
+/** A frame back to row objects: for handlers and for echoing. */
+export function frameRows(frame: Frame): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = []
+  for (let i = 0; i < frame.rows; i++) {
+    const row: Record<string, unknown> = {}
+    for (const [name, col] of frame.columns) {
+      const v = col[i]
+      row[name] = typeof v === 'number' && Number.isNaN(v) ? null : v
+    }
+    out.push(row)
+  }
+  return out
+}

@@ -1,0 +1,33 @@
+/**
+ * FastAPI/pydantic-compatible validation errors, so clients written against a FastAPI service
+ * parse ours unchanged: {"detail": [{"type", "loc", "msg", "input"}]} with status 422.
+ */
+export interface Problem {
+  type: string
+  loc: (string | number)[]
+  msg: string
+  input?: unknown
+  ctx?: Record<string, unknown>
+}
+
+export class RequestInvalid extends Error {
+  readonly statusCode = 422
+  constructor(readonly detail: Problem[]) {
+    super(detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '))
+    this.name = 'RequestInvalid'
+  }
+}
+
+/** Errors the server answers with a status and a plain {"detail": "..."} body (FastAPI's HTTPException). */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}
+
+/** Stop collecting after this many problems: a 10k-row body of garbage must not build a 10k-entry reply. */
+export const MAX_PROBLEMS = 50

@@ -1,0 +1,170 @@
+import type { Tensor } from '../contracts.js'
+import type { StepDecl } from '../manifest/types.js'
+import { size, tensorToJson } from './tensors.js'
+
+/**
+ * Post-processing: a list of small ops applied to the model's outputs, each compiled once from
+ * its manifest parameters. The value flows from a map of named tensors, to one tensor, to JSON.
+ */
+export type Value = Record<string, Tensor> | Tensor | unknown
+export type PostOp = (value: Value, ctx: { rows: number }) => Value
+
+export interface StepDefinition {
+  /** Human description of the parameters, shown when they are wrong. */
+  readonly usage: string
+  compile(params: Record<string, unknown>): PostOp
+}
+
+const isTensor = (v: unknown): v is Tensor => !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v
+const asNumbers = (t: Tensor): Float64Array =>
+  t.data instanceof BigInt64Array ? Float64Array.from(t.data, Number) : Float64Array.from(t.data as ArrayLike<number>)
+
+function needTensor(op: string, v: Value): Tensor {
+  if (isTensor(v)) return v
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const vals = Object.values(v as Record<string, unknown>)
+    if (vals.length === 1 && isTensor(vals[0])) return vals[0]
+  }
+  throw new Error(`step '${op}' needs one tensor; add a 'select' step first to pick a model output`)
+}
+
+/** Applies fn to each row of the last axis. */
+function perRow(t: Tensor, fn: (row: Float64Array) => Float64Array): Tensor {
+  const k = t.shape[t.shape.length - 1] ?? 1
+  const src = asNumbers(t)
+  const out = new Float32Array(src.length)
+  for (let o = 0; o < src.length; o += k) out.set(fn(src.subarray(o, o + k)), o)
+  return { dtype: 'float32', shape: t.shape, data: out }
+}
+
+const steps = new Map<string, StepDefinition>()
+
+export function registerStep(op: string, def: StepDefinition): void {
+  steps.set(op, def)
+}
+export function stepNames(): string[] {
+  return [...steps.keys()].sort()
+}
+
+/** Compiles a manifest step list; errors name the step by index so the manifest can be fixed. */
+export function compileSteps(decls: readonly StepDecl[], where: string): PostOp[] {
+  return decls.map((d, i) => {
+    const def = steps.get(d.op)
+    if (!def) throw new Error(`${where}[${i}]: unknown op '${d.op}' (known: ${stepNames().join(', ')})`)
+    const { op: _op, ...params } = d
+    try {
+      return def.compile(params)
+    } catch (err) {
+      throw new Error(`${where}[${i}] (${d.op}): ${(err as Error).message}; usage: ${def.usage}`)
+    }
+  })
+}
+
+/** Ends the pipeline: tensors become JSON. */
+export function finish(v: Value): unknown {
+  if (isTensor(v)) return tensorToJson(v)
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).some(isTensor)) {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, isTensor(x) ? tensorToJson(x) : x]))
+  }
+  return v
+}
+
+registerStep('select', {
+  usage: '{op: select, output: <model output name>}',
+  compile(p) {
+    const name = p.output
+    if (typeof name !== 'string') throw new Error("'output' must name a model output")
+    return (v) => {
+      const t = (v as Record<string, Tensor>)[name]
+      if (!t) throw new Error(`model has no output '${name}' (outputs: ${Object.keys(v as object).join(', ')})`)
+      return t
+    }
+  },
+})
+
+registerStep('column', {
+  usage: '{op: column, index: <int>} — takes column `index` of an [N, K] output',
+  compile(p) {
+    const index = p.index
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw new Error("'index' must be a non-negative integer")
+    return (v) => {
+      const t = needTensor('column', v)
+      const k = t.shape[1] ?? 1
+      if (index >= k) throw new Error(`column ${index} is out of range for shape ${JSON.stringify(t.shape)}`)
+      const n = t.shape[0] ?? 1
+      const src = asNumbers(t)
+      const out = new Float32Array(n)
+      for (let i = 0; i < n; i++) out[i] = src[i * k + index]!
+      return { dtype: 'float32', shape: [n], data: out }
+    }
+  },
+})
+
+const softmaxRow = (log: boolean) => (row: Float64Array) => {
+  let max = -Infinity
+  for (const x of row) if (x > max) max = x
+  let sum = 0
+  for (const x of row) sum += Math.exp(x - max)
+  const out = new Float64Array(row.length)
+  const lse = max + Math.log(sum)
+  for (let i = 0; i < row.length; i++) out[i] = log ? row[i]! - lse : Math.exp(row[i]! - lse)
+  return out
+}
+registerStep('softmax', { usage: '{op: softmax}', compile: () => (v) => perRow(needTensor('softmax', v), softmaxRow(false)) })
+registerStep('log_softmax', { usage: '{op: log_softmax}', compile: () => (v) => perRow(needTensor('log_softmax', v), softmaxRow(true)) })
+
+registerStep('threshold', {
+  usage: '{op: threshold, value: 0.5} — 1 where the score is at least value, else 0',
+  compile(p) {
+    const value = p.value ?? 0.5
+    if (typeof value !== 'number') throw new Error("'value' must be a number")
+    return (v) => {
+      const t = needTensor('threshold', v)
+      const src = asNumbers(t)
+      return { dtype: 'int32', shape: t.shape, data: Int32Array.from(src, (x) => (x >= value ? 1 : 0)) }
+    }
+  },
+})
+
+registerStep('round', {
+  usage: '{op: round, digits: 4}',
+  compile(p) {
+    const digits = p.digits ?? 4
+    if (typeof digits !== 'number' || digits < 0 || digits > 12) throw new Error("'digits' must be 0..12")
+    const f = 10 ** digits
+    return (v) => {
+      const t = needTensor('round', v)
+      return { dtype: 'float64', shape: t.shape, data: Float64Array.from(asNumbers(t), (x) => Math.round(x * f) / f) }
+    }
+  },
+})
+
+registerStep('argmax', {
+  usage: '{op: argmax, labels?: [..]} — index (or label) of the largest value per row',
+  compile(p) {
+    const labels = p.labels
+    if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) throw new Error("'labels' must be a list of strings")
+    return (v) => {
+      const t = needTensor('argmax', v)
+      const k = t.shape[t.shape.length - 1] ?? 1
+      const src = asNumbers(t)
+      const n = size(t.shape) / k
+      const idx: number[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        let best = 0
+        for (let j = 1; j < k; j++) if (src[i * k + j]! > src[i * k + best]!) best = j
+        idx[i] = best
+      }
+      return labels ? idx.map((i) => (labels as string[])[i] ?? String(i)) : idx
+    }
+  },
+})
+
+registerStep('wrap', {
+  usage: '{op: wrap, key: <name>} — answers {"<name>": value}',
+  compile(p) {
+    const key = p.key
+    if (typeof key !== 'string') throw new Error("'key' must be a string")
+    return (v) => ({ [key]: finish(v) })
+  },
+})

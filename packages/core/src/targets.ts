@@ -1,0 +1,41 @@
+import { Ajv } from 'ajv'
+import type { Target } from './contracts.js'
+import { MlxError } from './errors.js'
+import type { Project } from './project.js'
+
+/** Checks targets.<name> against the target's own schema; defaults are filled in. */
+export function targetConfig(target: Target, project: Project): Record<string, unknown> {
+  const raw = structuredClone(project.targets[target.name] ?? {})
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+  const validate = ajv.compile(target.configSchema)
+  if (!validate(raw)) {
+    const lines = (validate.errors ?? []).map((e) => {
+      const key = ['targets', target.name, ...e.instancePath.split('/').slice(1)].join('.')
+      if (e.keyword === 'additionalProperties') return `${key}.${String(e.params.additionalProperty)}: unknown key`
+      if (e.keyword === 'required') return `${key}: missing required key '${String(e.params.missingProperty)}'`
+      return `${key}: ${e.message}`
+    })
+    throw new MlxError('TARGET_CONFIG_INVALID', `${project.manifestFile}: the ${target.name} target's settings are invalid:\n  - ${lines.join('\n  - ')}`, {
+      hint: `\`mlx targets\` shows the schema of targets.${target.name}.`,
+      file: project.manifestFile,
+    })
+  }
+  return raw
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** A ready-to-paste curl per endpoint, using the docs example from the reference data. */
+export function curlExamples(project: Project, baseUrl: string): string[] {
+  const base = baseUrl.replace(/\/$/, '')
+  return project.endpoints.map((ep) => {
+    if (ep.method === 'GET') {
+      const row = ep.input.example?.rows?.[0] ?? (ep.input.example?.body as Record<string, unknown> | undefined)
+      const qs = row && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.entries(row).map(([k, v]) => [k, String(v)])).toString() : ''
+      return `curl ${shellQuote(`${base}${ep.path}${qs}`)}`
+    }
+    const ex = ep.input.example
+    const body = ex?.body ?? (ep.input.style === 'rows' ? ex?.rows : (ex?.columns ?? ex?.rows)) ?? {}
+    return `curl -X ${ep.method} ${shellQuote(`${base}${ep.path}`)} -H 'Content-Type: application/json' -d ${shellQuote(JSON.stringify(body))}`
+  })
+}

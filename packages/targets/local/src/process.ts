@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+
+/** A free TCP port on loopback, for the smoke run before the real one. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Starts `node server.mjs` in the bundle, detached, its output appended to `logFile`. */
+export function startBundle(bundleDir: string, port: number, host: string, logFile: string, env: Record<string, string>): number {
+  const fd = openSync(logFile, 'a')
+  try {
+    const child = spawn(process.execPath, ['server.mjs'], {
+      cwd: bundleDir,
+      env: { ...process.env, ...env, PORT: String(port), HOST: host },
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    })
+    child.unref()
+    return child.pid!
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Polls /readyz until 200, the process dies, or the time is up. */
+export async function waitReady(url: string, pid: number, timeoutMs: number, signal?: AbortSignal): Promise<'ready' | 'exited' | 'timeout'> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (signal?.aborted) return 'timeout'
+    if (!isAlive(pid)) return 'exited'
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })
+      if (res.status === 200) return 'ready'
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 150))
+  }
+  return 'timeout'
+}
+
+/** SIGTERM, then SIGKILL if it has not gone after `graceMs`. */
+export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return
+  }
+  const until = Date.now() + graceMs
+  while (Date.now() < until && isAlive(pid)) await new Promise((r) => setTimeout(r, 100))
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+}
+
+export function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return ''
+  }
+}
