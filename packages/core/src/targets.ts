@@ -31,7 +31,7 @@ export function curlExamples(project: Project, baseUrl: string): string[] {
   return project.endpoints.map((ep) => {
     if (ep.method === 'GET') {
       const row = ep.input.example?.rows?.[0] ?? (ep.input.example?.body as Record<string, unknown> | undefined)
-      const qs = row && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.entries(row).map(([k, v]) => [k, String(v)])).toString() : ''
+      const qs = row && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, String(v)]))).toString() : ''
       return `curl ${shellQuote(`${base}${ep.path}${qs}`)}`
     }
     const ex = ep.input.example

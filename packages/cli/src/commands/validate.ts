@@ -1,0 +1,47 @@
+import { Args, Flags } from '@oclif/core'
+import { loadServing, stepNames, targetConfig } from '@mlx/core'
+import { MlxCommand } from '../base.js'
+import { loadHandlers, openProject } from '../context.js'
+
+export default class Validate extends MlxCommand {
+  static override summary = 'Check mlx.yaml: schema, paths, models, endpoints and target settings.'
+  static override description = 'Loads every model and compiles every endpoint the way `mlx serve` would, without opening a port.'
+  static override examples = ['<%= config.bin %> validate examples/titanic', '<%= config.bin %> validate --env prod --json']
+  static override args = { dir: Args.string({ description: 'Project folder (holds mlx.yaml).', default: '.' }) }
+  static override flags = {
+    env: Flags.string({ description: 'Environment overlay to check (from environments: in mlx.yaml).' }),
+    'skip-models': Flags.boolean({ description: 'Do not load the models (schema and paths only).', default: false }),
+  }
+
+  async run() {
+    const { args, flags } = await this.parse(Validate)
+    const { project, registry } = await openProject(args.dir, flags.env)
+    const targets: string[] = []
+    for (const name of Object.keys(project.targets)) {
+      const t = registry.targets().find((x) => x.name === name)
+      if (!t) {
+        this.out.warn(`targets.${name}: no installed target plugin named '${name}'; its settings were not checked (\`mlx targets\` lists the installed ones).`)
+        continue
+      }
+      targetConfig(t, project)
+      targets.push(name)
+    }
+    for (const m of Object.values(project.models)) registry.runtime(m.runtime)
+    if (!flags['skip-models']) {
+      const serving = await this.out.step('Loading models and compiling endpoints', async () =>
+        loadServing(project, { runtime: (n) => registry.runtime(n), handlers: await loadHandlers(project), log: this.out }),
+      )
+      await serving.dispose()
+    }
+    this.say(`✔ ${project.manifestFile} is valid: ${Object.keys(project.models).length} model(s), ${project.endpoints.length} endpoint(s)${targets.length ? `, targets: ${targets.join(', ')}` : ''}.`)
+    return {
+      valid: true,
+      name: project.name,
+      version: project.version,
+      models: Object.values(project.models).map((m) => ({ name: m.name, runtime: m.runtime, path: m.relPath })),
+      endpoints: project.endpoints.map((e) => ({ name: e.name, method: e.method, path: e.path, features: e.input.features?.map((f) => f.name) })),
+      targets,
+      steps: stepNames(),
+    }
+  }
+}
