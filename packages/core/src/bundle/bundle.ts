@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError } from '../errors.js'
 import type { Project } from '../project.js'
@@ -76,7 +76,8 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
     }
 
     const runtimes = [...new Set(Object.values(project.models).map((m) => m.runtime))]
-    const roots = [opts.coreDir, ...opts.runtimePackages.map((p) => p.dir)]
+    // Real paths: the closure is keyed by where packages really live (workspaces are symlinks).
+    const roots = await Promise.all([opts.coreDir, ...opts.runtimePackages.map((p) => p.dir)].map((d) => realpath(d)))
     const packages = await copyClosure(roots, work, platform)
     const rootDeps = Object.fromEntries(packages.filter((p) => p.location.split('/node_modules/').length === 1 && roots.includes(p.source)).map((p) => [p.name, p.version]))
     const pkgJson = {

@@ -38,7 +38,7 @@ export async function manifestPath(dirOrFile: string): Promise<string> {
 let validate: ReturnType<Ajv2020['compile']> | undefined
 function validator() {
   if (!validate) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false })
+    const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false, verbose: true })
     validate = ajv.compile(manifestSchema())
   }
   return validate

@@ -35,7 +35,6 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
     bodyLimit: project.server.bodyLimit,
     requestTimeout: project.server.requestTimeoutMs,
     logger: opts.accessLog ? { level: 'info' } : false,
-    disableRequestLogging: !opts.accessLog,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })
