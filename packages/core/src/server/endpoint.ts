@@ -4,6 +4,7 @@ import type { EndpointSpec } from '../project.js'
 import type { Logger } from '../contracts.js'
 import { compileFrameReader, type Frame, type FrameReader } from './frame.js'
 import { compileSteps, finish } from './steps.js'
+import { compilePreprocess } from './preprocess.js'
 import { frameToFeeds } from './tensors.js'
 import type { ModelRunner } from './runner.js'
 import type { Handler, ModelHandle } from './handler.js'
@@ -26,7 +27,14 @@ export function compileEndpoint(
   const post = compileSteps(ep.postprocess, `endpoints.${ep.name}.postprocess`)
   const readFrame = ep.input.features ? frameStrategy(compileFrameReader(ep.input.features, opts.maxRows), ep.input.style) : undefined
   const checkBody = ep.input.schema ? compileBodySchema(ep.input.schema) : undefined
-  const featureOrder = (ep.input.features ?? []).map((f) => f.name)
+  const pre = compilePreprocess(ep.preprocess, ep.input.features ?? [], `endpoints.${ep.name}.preprocess`)
+  if (ep.preprocess.length && !ep.input.features) throw new Error('preprocess needs features (input.reference or input.features)')
+  const featureOrder = pre.order
+  const where = ep.input.style === 'query' ? 'query' : 'body'
+  const prepare = (frame: Frame): Frame => {
+    for (const op of pre.ops) op(frame, where)
+    return frame
+  }
 
   const handles: Record<string, ModelHandle> = {}
   for (const name of ep.models) {
@@ -43,7 +51,7 @@ export function compileEndpoint(
     const handler = opts.handler
     const ctx = { endpoint: ep, models: handles, log: opts.log }
     return async (req) => {
-      const frame = readFrame?.(req)
+      const frame = readFrame ? prepare(readFrame(req)) : undefined
       if (checkBody) checkBody(req.body)
       return handler({ body: req.body, query: req.query, frame }, ctx)
     }
@@ -55,7 +63,7 @@ export function compileEndpoint(
   }
   const inputs = runner.model.inputs
   return async (req) => {
-    const frame = readFrame(req)
+    const frame = prepare(readFrame(req))
     const outputs = await runner.run(frameToFeeds(frame, inputs, featureOrder))
     let value: unknown = outputs
     for (const op of post) value = op(value, { rows: frame.rows })

@@ -1,5 +1,6 @@
 import type { FeatureSpec } from '../project.js'
 import { MAX_PROBLEMS, RequestInvalid, type Problem } from './problems.js'
+import { parseTimestamp } from './preprocess.js'
 
 /** Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null. */
 export type Column = Float64Array | (string | null)[]
@@ -72,6 +73,14 @@ function coercer(f: FeatureSpec): Coerce {
         return null
       }
     case 'string':
+      if (f.format === 'date-time') {
+        return (v, loc, problems) => {
+          if (v === null || v === undefined) return missing(v, loc, problems)
+          if (typeof v === 'string' && !Number.isNaN(parseTimestamp(v))) return v
+          problems.push({ type: 'datetime_from_date_parsing', loc, msg: 'Input should be a valid datetime, e.g. "2013-07-06 17:18:00 UTC" or ISO 8601', input: v })
+          return null
+        }
+      }
       return (v, loc, problems) => {
         if (typeof v === 'string') return v
         if (v === null || v === undefined) return missing(v, loc, problems)
