@@ -11,7 +11,9 @@ export interface Frame {
   readonly columns: Map<string, Column>
 }
 
-type Coerce = (v: unknown, loc: (string | number)[], problems: Problem[]) => number | string | null
+/** Where a value sits, built only when there is a problem: the happy path allocates nothing per value. */
+type LocOf = (i: number) => (string | number)[]
+type Coerce = (v: unknown, i: number, at: LocOf, problems: Problem[]) => number | string | null
 
 const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y'])
 const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n'])
@@ -23,24 +25,24 @@ const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n'])
  * A null or absent value is allowed only for nullable features.
  */
 function coercer(f: FeatureSpec): Coerce {
-  const missing = (v: unknown, loc: (string | number)[], problems: Problem[]) => {
+  const missing = (v: unknown, i: number, at: LocOf, problems: Problem[]) => {
     if (f.nullable) return f.type === 'string' ? null : NaN
-    problems.push({ type: 'missing', loc, msg: `Input should not be null: '${f.name}' is required (${f.type})`, input: v })
+    problems.push({ type: 'missing', loc: at(i), msg: `Input should not be null: '${f.name}' is required (${f.type})`, input: v })
     return null
   }
   switch (f.type) {
     case 'number':
     case 'integer': {
       const int = f.type === 'integer'
-      return (v, loc, problems) => {
+      return (v, i, at, problems) => {
         if (typeof v === 'number') {
           if (int && !Number.isInteger(v)) {
-            problems.push({ type: 'int_from_float', loc, msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
+            problems.push({ type: 'int_from_float', loc: at(i), msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
             return null
           }
           return v
         }
-        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (v === null || v === undefined) return missing(v, i, at, problems)
         if (typeof v === 'boolean') return v ? 1 : 0
         if (typeof v === 'string') {
           const s = v.trim()
@@ -49,43 +51,43 @@ function coercer(f: FeatureSpec): Coerce {
           if (s === '' && f.nullable) return NaN
           problems.push({
             type: int ? 'int_parsing' : 'float_parsing',
-            loc,
+            loc: at(i),
             msg: `Input should be a valid ${int ? 'integer' : 'number'}, unable to parse string as ${int ? 'an integer' : 'a number'}`,
             input: v,
           })
           return null
         }
-        problems.push({ type: int ? 'int_type' : 'float_type', loc, msg: `Input should be a valid ${int ? 'integer' : 'number'}`, input: v })
+        problems.push({ type: int ? 'int_type' : 'float_type', loc: at(i), msg: `Input should be a valid ${int ? 'integer' : 'number'}`, input: v })
         return null
       }
     }
     case 'boolean':
-      return (v, loc, problems) => {
+      return (v, i, at, problems) => {
         if (typeof v === 'boolean') return v ? 1 : 0
-        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (v === null || v === undefined) return missing(v, i, at, problems)
         if (v === 0 || v === 1) return v
         if (typeof v === 'string') {
           const s = v.trim().toLowerCase()
           if (TRUE.has(s)) return 1
           if (FALSE.has(s)) return 0
         }
-        problems.push({ type: 'bool_parsing', loc, msg: 'Input should be a valid boolean', input: v })
+        problems.push({ type: 'bool_parsing', loc: at(i), msg: 'Input should be a valid boolean', input: v })
         return null
       }
     case 'string':
       if (f.format === 'date-time') {
-        return (v, loc, problems) => {
-          if (v === null || v === undefined) return missing(v, loc, problems)
+        return (v, i, at, problems) => {
+          if (v === null || v === undefined) return missing(v, i, at, problems)
           if (typeof v === 'string' && !Number.isNaN(parseTimestamp(v))) return v
-          problems.push({ type: 'datetime_from_date_parsing', loc, msg: 'Input should be a valid datetime, e.g. "2013-07-06 17:18:00 UTC" or ISO 8601', input: v })
+          problems.push({ type: 'datetime_from_date_parsing', loc: at(i), msg: 'Input should be a valid datetime, e.g. "2013-07-06 17:18:00 UTC" or ISO 8601', input: v })
           return null
         }
       }
-      return (v, loc, problems) => {
+      return (v, i, at, problems) => {
         if (typeof v === 'string') return v
-        if (v === null || v === undefined) return missing(v, loc, problems)
+        if (v === null || v === undefined) return missing(v, i, at, problems)
         if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-        problems.push({ type: 'string_type', loc, msg: 'Input should be a valid string', input: v })
+        problems.push({ type: 'string_type', loc: at(i), msg: 'Input should be a valid string', input: v })
         return null
       }
   }
@@ -141,10 +143,11 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
       if (raw === undefined) {
         out.fill((numeric ? NaN : null) as never)
       } else if (!Array.isArray(raw)) {
-        out[0] = coerce(raw, ['body', f.name], problems) as never
+        out[0] = coerce(raw, 0, () => ['body', f.name], problems) as never
       } else {
+        const at: LocOf = (i) => ['body', f.name, i]
         for (let i = 0; i < rows; i++) {
-          out[i] = coerce(raw[i], ['body', f.name, i], problems) as never
+          out[i] = coerce(raw[i], i, at, problems) as never
           if (problems.length >= MAX_PROBLEMS) break
         }
       }
@@ -163,20 +166,21 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
     const problems: Problem[] = []
     const columns = new Map<string, Column>()
     for (const { f, numeric } of specs) columns.set(f.name, alloc(numeric, rows))
+    const listed = Array.isArray(body)
+    const rowLoc = (i: number) => (listed ? [...locPrefix, i] : locPrefix)
+    const targets = specs.map((s) => ({ ...s, col: columns.get(s.f.name)!, at: ((i: number) => [...rowLoc(i), s.f.name]) as LocOf }))
     outer: for (let i = 0; i < rows; i++) {
       const row = list[i] as Record<string, unknown> | null
-      const at = Array.isArray(body) ? [...locPrefix, i] : locPrefix
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-        problems.push({ type: 'dict_type', loc: at, msg: 'Input should be an object with one key per feature', input: row })
+        problems.push({ type: 'dict_type', loc: rowLoc(i), msg: 'Input should be an object with one key per feature', input: row })
         continue
       }
-      for (const { f, coerce, required, numeric } of specs) {
+      for (const { f, coerce, required, numeric, col, at } of targets) {
         const v = row[f.name]
-        const col = columns.get(f.name)!
         if (v === undefined) {
-          if (required) problems.push({ type: 'missing', loc: [...at, f.name], msg: 'Field required', input: row })
+          if (required) problems.push({ type: 'missing', loc: at(i), msg: 'Field required', input: row })
           col[i] = (numeric ? NaN : null) as never
-        } else col[i] = coerce(v, [...at, f.name], problems) as never
+        } else col[i] = coerce(v, i, at, problems) as never
         if (problems.length >= MAX_PROBLEMS) break outer
       }
     }

@@ -92,9 +92,14 @@ registerStep('column', {
       const k = t.shape[1] ?? 1
       if (index >= k) throw new Error(`column ${index} is out of range for shape ${JSON.stringify(t.shape)}`)
       const n = t.shape[0] ?? 1
-      const src = asNumbers(t)
       const out = new Float32Array(n)
-      for (let i = 0; i < n; i++) out[i] = src[i * k + index]!
+      // Read in place: the output tensor is not converted as a whole just to pick one column.
+      const src = t.data
+      if (src instanceof BigInt64Array) for (let i = 0; i < n; i++) out[i] = Number(src[i * k + index]!)
+      else {
+        const a = src as ArrayLike<number>
+        for (let i = 0; i < n; i++) out[i] = a[i * k + index]!
+      }
       return { dtype: 'float32', shape: [n], data: out }
     }
   },

@@ -12,7 +12,7 @@ export function size(shape: readonly number[]): number {
 function typedFrom(dtype: DType, src: Float64Array): TensorData {
   switch (dtype) {
     case 'float32':
-      return Float32Array.from(src)
+      return new Float32Array(src) // the typed-array constructor copies natively; .from() iterates in JS
     case 'float64':
       return src
     case 'int32':
@@ -20,9 +20,9 @@ function typedFrom(dtype: DType, src: Float64Array): TensorData {
     case 'int64':
       return BigInt64Array.from(src, (v) => BigInt(Number.isNaN(v) ? 0 : Math.trunc(v)))
     case 'uint8':
-      return Uint8Array.from(src)
+      return new Uint8Array(src)
     case 'int8':
-      return Int8Array.from(src)
+      return new Int8Array(src)
     case 'bool':
       return Array.from(src, (v) => v !== 0 && !Number.isNaN(v))
     case 'string':
@@ -95,7 +95,14 @@ export function tensorToJson(t: Tensor): unknown {
 export function jsonToTensor(dtype: DType, shape: readonly number[], data: unknown): Tensor {
   const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as unknown[]
   if (flat.length !== size(shape)) throw new Error(`data has ${flat.length} elements, shape ${JSON.stringify(shape)} needs ${size(shape)}`)
-  const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : Number.NaN)
+  // A value that is not a number is refused rather than fed to the model as NaN (or 0 for ints);
+  // null is NaN for float types only, since JSON has no other way to send a missing value.
+  const num = (v: unknown) => {
+    if (typeof v === 'number') return v
+    if (typeof v === 'boolean') return Number(v)
+    if (v === null && (dtype === 'float32' || dtype === 'float64')) return Number.NaN
+    throw new Error(`${JSON.stringify(v)} is not a number (datatype ${dtype})`)
+  }
   let out: TensorData
   switch (dtype) {
     case 'float32': out = Float32Array.from(flat, num); break

@@ -62,7 +62,8 @@ export const onnxRuntime: Runtime = {
       metadata: { runtime: 'onnxruntime-node', executionProvider: 'cpu' },
       async run(feeds) {
         const ortFeeds: Record<string, OrtTensor> = {}
-        for (const [name, t] of Object.entries(feeds)) {
+        for (const name in feeds) {
+          const t = feeds[name]!
           ortFeeds[name] = new ort.Tensor(t.dtype, t.data as never, t.shape as number[])
         }
         const result = await session.run(ortFeeds, outputNames)
