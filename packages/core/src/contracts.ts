@@ -4,6 +4,8 @@
  */
 import type { Project, ModelSpec } from './project.js'
 import type { Bundle } from './bundle/bundle.js'
+import type { FrameOpDefinition } from './server/preprocess.js'
+import type { StepDefinition } from './server/steps.js'
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool' | 'string'
 
@@ -134,6 +136,10 @@ export interface MlxPlugin {
   readonly name: string
   readonly runtimes?: readonly Runtime[]
   readonly targets?: readonly Target[]
+  /** Pre-processing ops over the request frame (e.g. an image decoder), by op name. */
+  readonly preprocess?: Readonly<Record<string, FrameOpDefinition>>
+  /** Post-processing ops over model outputs, by op name. */
+  readonly postprocess?: Readonly<Record<string, StepDefinition>>
 }
 
 export function definePlugin(plugin: MlxPlugin): MlxPlugin {

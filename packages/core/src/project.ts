@@ -20,7 +20,12 @@ export interface ModelSpec {
 }
 
 /** A feature as the server validates it: inferred from reference data, refined by the manifest. */
-export type FeatureSpec = Feature & { readonly required?: boolean; readonly description?: string; readonly format?: string }
+export type FeatureSpec = Omit<Feature, 'type'> & {
+  readonly type: Feature['type'] | 'file'
+  readonly required?: boolean
+  readonly description?: string
+  readonly format?: string
+}
 
 export interface InputSpec {
   readonly style: 'both' | 'columns' | 'rows' | 'query' | 'json'
@@ -208,7 +213,7 @@ async function resolveInput(e: EndpointDecl, name: string, root: string, inside:
   return { style, features, schema: i.schema, example, reference }
 }
 
-function fromDecl(name: string, d: FeatureDecl, inferred?: Feature): FeatureSpec {
+function fromDecl(name: string, d: FeatureDecl, inferred?: FeatureSpec): FeatureSpec {
   return {
     name,
     type: d.type,

@@ -103,7 +103,8 @@ export async function copyClosure(roots: readonly string[], dest: string, platfo
     await copyPackage(real, path.join(dest, location), pkg, local, platformFilter(pkg.name, platform))
 
     const optionalNames = new Set(Object.keys(pkg.optionalDependencies ?? {}))
-    const peers = Object.keys(pkg.peerDependencies ?? {})
+    // Optional peers are not installed by npm either (core's would drag in the TypeScript compiler).
+    const peers = Object.keys(pkg.peerDependencies ?? {}).filter((n) => !pkg.peerDependenciesMeta?.[n]?.optional)
     for (const name of [...Object.keys(deps), ...peers]) {
       const isOptional = optionalNames.has(name) || peers.includes(name)
       const dir = await resolveFrom(real, name)

@@ -1,6 +1,6 @@
 /** mlx.yaml as written (after schema validation, before paths are resolved). */
 export interface FeatureDecl {
-  type: 'integer' | 'number' | 'string' | 'boolean'
+  type: 'integer' | 'number' | 'string' | 'boolean' | 'file'
   nullable?: boolean
   description?: string
   categories?: string[]

@@ -5,6 +5,8 @@ import { MlxError } from '../errors.js'
 import type { MlxPlugin, Runtime, Target } from '../contracts.js'
 import { closest } from '../manifest/load.js'
 import { discoverPlugins, type PluginPackage } from './discover.js'
+import { registerFrameOp } from '../server/preprocess.js'
+import { registerStep } from '../server/steps.js'
 
 export const RUNTIME = Symbol.for('mlx.Runtime')
 export const TARGET = Symbol.for('mlx.Target')
@@ -32,6 +34,9 @@ export class PluginRegistry {
       for (const t of plugin.targets ?? []) options.bind(TARGET).toConstantValue(t)
     })
     await this.container.load(mod)
+    // Ops are looked up by name when endpoints compile; a plugin's ops join the built-in ones.
+    for (const [op, def] of Object.entries(plugin.preprocess ?? {})) registerFrameOp(op, def)
+    for (const [op, def] of Object.entries(plugin.postprocess ?? {})) registerStep(op, def)
     this.loaded.push({ plugin, pkg })
   }
 

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
+import multipart from '@fastify/multipart'
 import type { Logger } from '../contracts.js'
 import { MlxError, isMlxError } from '../errors.js'
 import type { Project } from '../project.js'
@@ -64,7 +65,7 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
     if (err instanceof RequestInvalid) return send(422, err.detail)
     if (err instanceof HttpError) return send(err.statusCode, err.message)
     const code = (err as FastifyError).code
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(413, `request body is larger than ${project.server.bodyLimit} bytes; send fewer rows per request or raise server.bodyLimit in mlx.yaml`)
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') return send(413, `request body is larger than ${project.server.bodyLimit} bytes; send fewer rows per request or raise server.bodyLimit in mlx.yaml`)
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(415, `unsupported Content-Type '${req.headers['content-type']}'; send application/json${project.endpoints.length ? ` or ${ARROW_STREAM}` : ''}`)
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return send(422, [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }])
     if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
@@ -95,6 +96,20 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()))
   registerV2(app, project, () => serving)
 
+  // Multipart only where an endpoint takes a file: JSON endpoints keep fastify's plain parser.
+  const takesFiles = project.endpoints.some((e) => e.input.features?.some((f) => f.type === 'file'))
+  if (takesFiles) {
+    void app.register(multipart, { limits: { fileSize: project.server.bodyLimit, files: 16, fields: 256 } })
+  }
+  const readBody = async (req: FastifyRequest): Promise<unknown> => {
+    if (!takesFiles || !req.isMultipart()) return req.body
+    const body: Record<string, unknown> = {}
+    for await (const part of req.parts()) {
+      body[part.fieldname] = part.type === 'file' ? await part.toBuffer() : part.value
+    }
+    return body
+  }
+
   for (const ep of project.endpoints) {
     const observe = metrics.endpoint(ep.name)
     app.route({
@@ -104,10 +119,18 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
       handler: async (req) => {
         const fn = serving?.endpoints.get(ep.name)
         if (!fn) throw new HttpError(503, loadError ? `models failed to load: ${(loadError as Error).message}` : 'models are still loading; retry when /readyz answers 200')
-        return fn({ body: req.body, query: req.query as Record<string, unknown>, contentType: req.headers['content-type'] })
+        return fn({ body: await readBody(req), query: req.query as Record<string, unknown>, contentType: req.headers['content-type'] })
       },
     })
   }
+  // Requests in flight when close() starts answer with Connection: close, so their keep-alive
+  // sockets end with the response; otherwise close() waits out keepAliveTimeout (72 s) and a
+  // SIGTERM drain outlasts the platform's grace period.
+  let closing = false
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
   app.addHook('onResponse', async (req, reply) => {
     const observe = (req.routeOptions.config as { observe?: (s: number, status: number) => void }).observe
     observe?.(reply.elapsedTime / 1000, reply.statusCode)
@@ -148,6 +171,7 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
       }
     },
     async close() {
+      closing = true
       await app.close()
       await ready.then((s) => s.dispose(), () => {})
     },

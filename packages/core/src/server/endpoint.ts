@@ -31,8 +31,8 @@ export function compileEndpoint(
   if (ep.preprocess.length && !ep.input.features) throw new Error('preprocess needs features (input.reference or input.features)')
   const featureOrder = pre.order
   const where = ep.input.style === 'query' ? 'query' : 'body'
-  const prepare = (frame: Frame): Frame => {
-    for (const op of pre.ops) op(frame, where)
+  const prepare = async (frame: Frame): Promise<Frame> => {
+    for (const op of pre.ops) await op(frame, where)
     return frame
   }
 
@@ -51,7 +51,7 @@ export function compileEndpoint(
     const handler = opts.handler
     const ctx = { endpoint: ep, models: handles, log: opts.log }
     return async (req) => {
-      const frame = readFrame ? prepare(readFrame(req)) : undefined
+      const frame = readFrame ? await prepare(readFrame(req)) : undefined
       if (checkBody) checkBody(req.body)
       return handler({ body: req.body, query: req.query, frame }, ctx)
     }
@@ -63,7 +63,7 @@ export function compileEndpoint(
   }
   const inputs = runner.model.inputs
   return async (req) => {
-    const frame = prepare(readFrame(req))
+    const frame = await prepare(readFrame(req))
     const outputs = await runner.run(frameToFeeds(frame, inputs, featureOrder))
     let value: unknown = outputs
     for (const op of post) value = op(value, { rows: frame.rows })

@@ -2,8 +2,14 @@ import type { FeatureSpec } from '../project.js'
 import { MAX_PROBLEMS, RequestInvalid, type Problem } from './problems.js'
 import { parseTimestamp } from './preprocess.js'
 
-/** Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null. */
-export type Column = Float64Array | (string | null)[]
+import type { Tensor } from '../contracts.js'
+
+/**
+ * Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null; files
+ * are Buffers. Pre-processing may add a ready Tensor (an image op's pixels), fed to the model as is.
+ */
+export type Column = Float64Array | (string | null)[] | (Buffer | null)[] | Tensor
+type Cells = Float64Array | (string | Buffer | null)[]
 
 /** The validated request, column-wise: what pre-processing and the model feed work on. */
 export interface Frame {
@@ -13,7 +19,7 @@ export interface Frame {
 
 /** Where a value sits, built only when there is a problem: the happy path allocates nothing per value. */
 type LocOf = (i: number) => (string | number)[]
-type Coerce = (v: unknown, i: number, at: LocOf, problems: Problem[]) => number | string | null
+type Coerce = (v: unknown, i: number, at: LocOf, problems: Problem[]) => number | string | Buffer | null
 
 const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y'])
 const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n'])
@@ -26,11 +32,23 @@ const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n'])
  */
 function coercer(f: FeatureSpec): Coerce {
   const missing = (v: unknown, i: number, at: LocOf, problems: Problem[]) => {
-    if (f.nullable) return f.type === 'string' ? null : NaN
+    if (f.nullable) return f.type === 'string' || f.type === 'file' ? null : NaN
     problems.push({ type: 'missing', loc: at(i), msg: `Input should not be null: '${f.name}' is required (${f.type})`, input: v })
     return null
   }
   switch (f.type) {
+    case 'file':
+      return (v, i, at, problems) => {
+        if (Buffer.isBuffer(v)) return v
+        if (v === null || v === undefined) return missing(v, i, at, problems)
+        if (typeof v === 'string') {
+          // JSON clients send bytes as base64, optionally as a data: URL.
+          const b64 = v.startsWith('data:') ? v.slice(v.indexOf(',') + 1) : v
+          if (/^[A-Za-z0-9+/\r\n]*={0,2}$/.test(b64) && b64.length > 0) return Buffer.from(b64, 'base64')
+        }
+        problems.push({ type: 'bytes_type', loc: at(i), msg: 'Input should be a file: a multipart upload, or base64 text in JSON', input: typeof v === 'string' ? `${v.slice(0, 40)}…` : v })
+        return null
+      }
     case 'number':
     case 'integer': {
       const int = f.type === 'integer'
@@ -104,9 +122,9 @@ export interface FrameReader {
 
 /** Compiles, once per endpoint, the reader that validates a body and builds its typed columns in one pass. */
 export function compileFrameReader(features: readonly FeatureSpec[], maxRows: number): FrameReader {
-  const specs = features.map((f) => ({ f, coerce: coercer(f), numeric: f.type !== 'string', required: f.required !== false && !f.nullable }))
+  const specs = features.map((f) => ({ f, coerce: coercer(f), numeric: f.type !== 'string' && f.type !== 'file', required: f.required !== false && !f.nullable }))
 
-  const alloc = (numeric: boolean, n: number): Column => (numeric ? new Float64Array(n) : new Array<string | null>(n))
+  const alloc = (numeric: boolean, n: number): Cells => (numeric ? new Float64Array(n) : new Array<string | Buffer | null>(n))
   const tooMany = (n: number, loc: (string | number)[]) =>
     new RequestInvalid([{ type: 'too_long', loc, msg: `at most ${maxRows} rows per request, got ${n}`, ctx: { max_length: maxRows } }])
 
@@ -136,7 +154,7 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
     if (rows < 0) rows = 0
     if (rows > maxRows) throw tooMany(rows, ['body'])
     if (rows === 0) throw new RequestInvalid([{ type: 'too_short', loc: ['body'], msg: 'at least one row is needed', input: body }])
-    const columns = new Map<string, Column>()
+    const columns = new Map<string, Cells>()
     for (const { f, coerce, numeric } of specs) {
       const raw = obj[f.name]
       const out = alloc(numeric, rows)
@@ -155,7 +173,7 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
       if (problems.length >= MAX_PROBLEMS) break
     }
     if (problems.length) throw new RequestInvalid(problems)
-    return { rows, columns }
+    return { rows, columns: columns as Map<string, Column> }
   }
 
   function fromRows(body: unknown, locPrefix: (string | number)[] = ['body']): Frame {
@@ -164,11 +182,11 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
     if (rows > maxRows) throw tooMany(rows, locPrefix)
     if (rows === 0) throw new RequestInvalid([{ type: 'too_short', loc: locPrefix, msg: 'at least one row is needed', input: body }])
     const problems: Problem[] = []
-    const columns = new Map<string, Column>()
-    for (const { f, numeric } of specs) columns.set(f.name, alloc(numeric, rows))
+    const cells = new Map<string, Cells>()
+    for (const { f, numeric } of specs) cells.set(f.name, alloc(numeric, rows))
     const listed = Array.isArray(body)
     const rowLoc = (i: number) => (listed ? [...locPrefix, i] : locPrefix)
-    const targets = specs.map((s) => ({ ...s, col: columns.get(s.f.name)!, at: ((i: number) => [...rowLoc(i), s.f.name]) as LocOf }))
+    const targets = specs.map((s) => ({ ...s, col: cells.get(s.f.name)!, at: ((i: number) => [...rowLoc(i), s.f.name]) as LocOf }))
     outer: for (let i = 0; i < rows; i++) {
       const row = list[i] as Record<string, unknown> | null
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
@@ -185,7 +203,7 @@ export function compileFrameReader(features: readonly FeatureSpec[], maxRows: nu
       }
     }
     if (problems.length) throw new RequestInvalid(problems)
-    return { rows, columns }
+    return { rows, columns: cells as Map<string, Column> }
   }
 
   function fromQuery(query: Record<string, unknown>): Frame {
@@ -201,7 +219,8 @@ export function frameRows(frame: Frame): Record<string, unknown>[] {
   for (let i = 0; i < frame.rows; i++) {
     const row: Record<string, unknown> = {}
     for (const [name, col] of frame.columns) {
-      const v = col[i]
+      if (!('length' in col)) continue // a derived tensor has no per-row value
+      const v = (col as Cells)[i]
       row[name] = typeof v === 'number' && Number.isNaN(v) ? null : v
     }
     out.push(row)

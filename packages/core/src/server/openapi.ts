@@ -4,7 +4,12 @@ type Schema = Record<string, unknown>
 
 const pascal = (s: string) => s.replace(/(^|[_-])(\w)/g, (_, __, c: string) => c.toUpperCase())
 
-function featureSchema(f: FeatureSpec): Schema {
+function featureSchema(f: FeatureSpec, multipart = false): Schema {
+  if (f.type === 'file') {
+    return multipart
+      ? { type: 'string', format: 'binary', contentMediaType: 'application/octet-stream', ...(f.description ? { description: f.description } : {}) }
+      : { type: f.nullable ? ['string', 'null'] : 'string', contentEncoding: 'base64', description: f.description ?? 'File contents, base64-encoded (or send multipart/form-data).' }
+  }
   const s: Schema = { type: f.nullable ? [f.type, 'null'] : f.type }
   const notes: string[] = []
   if (f.description) notes.push(f.description)
@@ -105,7 +110,14 @@ export function buildOpenApi(project: Project): Schema {
     } else if (ep.method !== 'GET') {
       const schema = bodySchemas(ep, components) ?? {}
       const examples = requestExamples(ep)
-      op.requestBody = { required: true, content: { 'application/json': { schema, ...(examples ? { examples } : {}) } } }
+      const content: Record<string, unknown> = { 'application/json': { schema, ...(examples ? { examples } : {}) } }
+      const fs = ep.input.features
+      if (fs?.some((f) => f.type === 'file')) {
+        content['multipart/form-data'] = {
+          schema: { type: 'object', properties: Object.fromEntries(fs.map((f) => [f.name, featureSchema(f, true)])), required: required(fs) },
+        }
+      }
+      op.requestBody = { required: true, content }
     }
     paths[ep.path] = { ...(paths[ep.path] ?? {}), [ep.method.toLowerCase()]: op }
   }

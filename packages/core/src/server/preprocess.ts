@@ -8,7 +8,7 @@ import { RequestInvalid, type Problem } from './problems.js'
  * from coordinates, hour from a timestamp, ...). Each op is compiled once from its manifest
  * parameters against the columns that exist at that point, so a typo fails at startup.
  */
-export type FrameOp = (frame: Frame, where: 'body' | 'query') => void
+export type FrameOp = (frame: Frame, where: 'body' | 'query') => void | Promise<void>
 
 export interface FrameOpDefinition {
   readonly usage: string
@@ -31,7 +31,7 @@ export interface CompiledPreprocess {
 }
 
 export function compilePreprocess(decls: readonly StepDecl[], features: readonly FeatureSpec[], where: string): CompiledPreprocess {
-  const columns = new Map(features.map((f) => [f.name, f.type !== 'string']))
+  const columns = new Map(features.map((f) => [f.name, f.type !== 'string' && f.type !== 'file']))
   let order: string[] | undefined
   const compiled = decls.map((d, i) => {
     const def = ops.get(d.op)

@@ -12,9 +12,12 @@ export interface Problem {
 
 export class RequestInvalid extends Error {
   readonly statusCode = 422
-  constructor(readonly detail: Problem[]) {
+  readonly detail: Problem[]
+  constructor(detail: Problem[]) {
     super(detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '))
     this.name = 'RequestInvalid'
+    // FastAPI always sends "input"; JSON drops undefined, so a problem without one says null.
+    this.detail = detail.map((d) => (d.input === undefined ? { ...d, input: null } : d))
   }
 }
 

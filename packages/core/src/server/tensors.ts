@@ -34,13 +34,19 @@ function columnTensor(col: Column, info: TensorInfo, rows: number): Tensor {
   // [N] or [N, 1]: the two shapes tabular exporters (skl2onnx, ours) give one-feature inputs.
   const shape = info.shape.length === 1 ? [rows] : [rows, 1]
   if (col instanceof Float64Array) return { dtype: info.dtype, shape, data: typedFrom(info.dtype, col) }
+  if (!Array.isArray(col)) return col // a tensor a preprocess op built (image pixels, token ids)
+  if (col.some((v) => Buffer.isBuffer(v))) {
+    throw new MlxError('INPUT_INVALID', `model input '${info.name}' would receive raw file bytes`, {
+      hint: 'decode the file in a preprocess step (e.g. the image runtime\'s `image` op) into a tensor named like the input.',
+    })
+  }
   if (info.dtype !== 'string') {
     throw new MlxError('INPUT_INVALID', `model input '${info.name}' is ${info.dtype} but the feature is a string`, {
       hint: `declare the feature with a numeric type under input.features, or convert it with a preprocess step.`,
     })
   }
   // Missing categories become "": tabular graphs treat an unseen category as missing.
-  return { dtype: 'string', shape, data: col.map((v) => v ?? '') }
+  return { dtype: 'string', shape, data: (col as (string | null)[]).map((v) => v ?? '') }
 }
 
 /**
