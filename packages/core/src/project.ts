@@ -59,6 +59,8 @@ export interface Project {
   readonly version: string
   readonly description?: string
   readonly models: Readonly<Record<string, ModelSpec>>
+  /** Extra files (absolute) that ship with the bundle. */
+  readonly include: readonly string[]
   readonly endpoints: readonly EndpointSpec[]
   readonly server: Required<ServerDecl>
   readonly env: Readonly<Record<string, string>>
@@ -102,6 +104,8 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     models[name] = { name, runtime: m.runtime, path: abs, relPath: m.path, description: m.description, options: m.options ?? {} }
   }
   const declared = Object.keys(models)
+  const include: string[] = []
+  for (const [i, rel] of (decl.include ?? []).entries()) include.push(await inside(['include', i], rel, 'included file'))
 
   const routes = new Map<string, string>()
   const endpoints: EndpointSpec[] = []
@@ -162,6 +166,7 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     version: decl.version ?? '0.1.0',
     description: decl.description,
     models,
+    include,
     endpoints,
     server: { ...SERVER_DEFAULTS, ...server },
     env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),

@@ -66,6 +66,7 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
     await cp(project.manifestFile, path.join(work, 'mlx.yaml'))
     for (const m of Object.values(project.models)) await copyIn(m.path)
     for (const e of project.endpoints) if (e.input.reference) await copyIn(e.input.reference)
+    for (const f of project.include) await copyIn(f)
 
     const handlers: Record<string, string> = {}
     for (const e of project.endpoints) {

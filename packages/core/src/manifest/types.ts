@@ -52,6 +52,7 @@ export interface ManifestDecl {
   models: Record<string, { runtime: string; path: string; description?: string; options?: Record<string, unknown> }>
   endpoints: Record<string, EndpointDecl>
   server?: ServerDecl
+  include?: string[]
   env?: Record<string, string | number | boolean>
   targets?: Record<string, Record<string, unknown>>
   environments?: Record<string, { env?: ManifestDecl['env']; targets?: ManifestDecl['targets']; server?: ServerDecl }>

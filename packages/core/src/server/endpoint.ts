@@ -22,9 +22,9 @@ export type EndpointFn = (req: RequestParts) => Promise<unknown>
 export function compileEndpoint(
   ep: EndpointSpec,
   runners: ReadonlyMap<string, ModelRunner>,
-  opts: { maxRows: number; handler?: Handler; log: Logger },
+  opts: { maxRows: number; handler?: Handler; log: Logger; root: string },
 ): EndpointFn {
-  const post = compileSteps(ep.postprocess, `endpoints.${ep.name}.postprocess`)
+  const post = compileSteps(ep.postprocess, `endpoints.${ep.name}.postprocess`, { root: opts.root })
   const readFrame = ep.input.features ? frameStrategy(compileFrameReader(ep.input.features, opts.maxRows), ep.input.style) : undefined
   const checkBody = ep.input.schema ? compileBodySchema(ep.input.schema) : undefined
   const pre = compilePreprocess(ep.preprocess, ep.input.features ?? [], `endpoints.${ep.name}.preprocess`)
@@ -66,7 +66,8 @@ export function compileEndpoint(
     const frame = await prepare(readFrame(req))
     const outputs = await runner.run(frameToFeeds(frame, inputs, featureOrder))
     let value: unknown = outputs
-    for (const op of post) value = op(value, { rows: frame.rows })
+    const pctx = { rows: frame.rows, body: req.body, query: req.query }
+    for (const op of post) value = op(value, pctx)
     return finish(value)
   }
 }

@@ -53,7 +53,7 @@ export async function loadServing(project: Project, opts: ServingOptions): Promi
     const endpoints = new Map<string, EndpointFn>()
     for (const ep of project.endpoints) {
       try {
-        endpoints.set(ep.name, compileEndpoint(ep, runners, { maxRows: project.server.maxBatchRows, handler: opts.handlers?.[ep.name], log: opts.log }))
+        endpoints.set(ep.name, compileEndpoint(ep, runners, { maxRows: project.server.maxBatchRows, handler: opts.handlers?.[ep.name], log: opts.log, root: project.root }))
       } catch (err) {
         throw new MlxError('MANIFEST_INVALID', `${project.manifestFile}: endpoint '${ep.name}': ${(err as Error).message}`, {
           hint: 'fix the endpoint in mlx.yaml (`mlx validate` checks it without serving).',

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import type { Tensor } from '../contracts.js'
 import type { StepDecl } from '../manifest/types.js'
 import { size, tensorToJson } from './tensors.js'
@@ -7,12 +9,23 @@ import { size, tensorToJson } from './tensors.js'
  * its manifest parameters. The value flows from a map of named tensors, to one tensor, to JSON.
  */
 export type Value = Record<string, Tensor> | Tensor | unknown
-export type PostOp = (value: Value, ctx: { rows: number }) => Value
+/** What a post op may look at besides the value: the row count and the request (e.g. a top-K from the body). */
+export interface PostContext {
+  readonly rows: number
+  readonly body: unknown
+  readonly query: Readonly<Record<string, unknown>>
+}
+export type PostOp = (value: Value, ctx: PostContext) => Value
+
+/** Where a step is compiled: the project root resolves files such as labels lists. */
+export interface CompileContext {
+  readonly root: string
+}
 
 export interface StepDefinition {
   /** Human description of the parameters, shown when they are wrong. */
   readonly usage: string
-  compile(params: Record<string, unknown>): PostOp
+  compile(params: Record<string, unknown>, ctx: CompileContext): PostOp
 }
 
 const isTensor = (v: unknown): v is Tensor => !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v
@@ -47,13 +60,13 @@ export function stepNames(): string[] {
 }
 
 /** Compiles a manifest step list; errors name the step by index so the manifest can be fixed. */
-export function compileSteps(decls: readonly StepDecl[], where: string): PostOp[] {
+export function compileSteps(decls: readonly StepDecl[], where: string, ctx: CompileContext = { root: process.cwd() }): PostOp[] {
   return decls.map((d, i) => {
     const def = steps.get(d.op)
     if (!def) throw new Error(`${where}[${i}]: unknown op '${d.op}' (known: ${stepNames().join(', ')})`)
     const { op: _op, ...params } = d
     try {
-      return def.compile(params)
+      return def.compile(params, ctx)
     } catch (err) {
       throw new Error(`${where}[${i}] (${d.op}): ${(err as Error).message}; usage: ${def.usage}`)
     }
@@ -171,5 +184,49 @@ registerStep('wrap', {
     const key = p.key
     if (typeof key !== 'string') throw new Error("'key' must be a string")
     return (v) => ({ [key]: finish(v) })
+  },
+})
+
+/** Labels inline, or one per line in a file inside the project. */
+function readLabels(labels: unknown, root: string): string[] | undefined {
+  if (labels === undefined) return undefined
+  if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) return labels
+  if (typeof labels === 'string') {
+    const file = path.resolve(root, labels)
+    if (path.relative(root, file).startsWith('..')) throw new Error(`labels file '${labels}' is outside the project folder`)
+    try {
+      return readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0)
+    } catch {
+      throw new Error(`labels file '${labels}' cannot be read (looked for ${file}); list it under include: so it ships with the bundle`)
+    }
+  }
+  throw new Error("'labels' must be a list of strings or a file path")
+}
+
+registerStep('topk', {
+  usage: '{op: topk, k: 3, k_param?: <request field>, labels?: [..] | labels.txt, keys?: {labels: name, scores: name}, unwrap?: true}',
+  compile(p, ctx) {
+    const k0 = p.k ?? 5
+    if (typeof k0 !== 'number' || !Number.isInteger(k0) || k0 < 1) throw new Error("'k' must be a positive integer")
+    const kParam = p.k_param
+    if (kParam !== undefined && typeof kParam !== 'string') throw new Error("'k_param' must name a request field")
+    const labels = readLabels(p.labels, ctx.root)
+    const keys = { labels: 'labels', scores: 'scores', ...(p.keys as object | undefined) } as { labels: string; scores: string }
+    const unwrap = p.unwrap === true
+    return (v, pc) => {
+      const t = needTensor('topk', v)
+      const width = t.shape[t.shape.length - 1] ?? 1
+      if (labels && labels.length !== width) throw new Error(`topk: ${labels.length} labels for ${width} scores`)
+      const asked = kParam ? ((pc.body as Record<string, unknown> | null)?.[kParam] ?? pc.query[kParam]) : undefined
+      const k = Math.max(1, Math.min(width, asked === undefined ? k0 : Number(asked) || k0))
+      const src = asNumbers(t)
+      const rows = src.length / width
+      const out: Record<string, unknown[]>[] = []
+      for (let r = 0; r < rows; r++) {
+        const idx = Array.from({ length: width }, (_, j) => j).sort((a, b) => src[r * width + b]! - src[r * width + a]!).slice(0, k)
+        out.push({ [keys.labels]: idx.map((j) => labels?.[j] ?? j), [keys.scores]: idx.map((j) => src[r * width + j]!) })
+      }
+      return unwrap && rows === 1 ? out[0] : out
+    }
   },
 })
