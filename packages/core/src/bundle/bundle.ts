@@ -78,7 +78,7 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
 
     const runtimes = [...new Set(Object.values(project.models).map((m) => m.runtime))]
     // Real paths: the closure is keyed by where packages really live (workspaces are symlinks).
-    const roots = await Promise.all([opts.coreDir, ...opts.runtimePackages.map((p) => p.dir)].map((d) => realpath(d)))
+    const roots = await Promise.all([opts.coreDir, ...opts.runtimePackages.map((p) => p.dir), ...(await projectDependencies(project.root))].map((d) => realpath(d)))
     const packages = await copyClosure(roots, work, platform)
     const rootDeps = Object.fromEntries(packages.filter((p) => p.location.split('/node_modules/').length === 1 && roots.includes(p.source)).map((p) => [p.name, p.version]))
     const pkgJson = {
@@ -125,6 +125,38 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
       hint: 'check free disk space and that `npm ci` installed every dependency; the previous bundle, if any, is unchanged.',
       cause: err,
     })
+  }
+}
+
+/**
+ * A project may have its own package.json whose dependencies its handlers import (a face
+ * detector's JS, a tokenizer): those ship too, resolved from the project folder.
+ */
+async function projectDependencies(root: string): Promise<string[]> {
+  let pkg: { dependencies?: Record<string, string> }
+  try {
+    pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as typeof pkg
+  } catch {
+    return []
+  }
+  const out: string[] = []
+  for (const name of Object.keys(pkg.dependencies ?? {})) {
+    const dir = await findPackage(root, name)
+    if (!dir) {
+      throw new MlxError('BUNDLE_FAILED', `${path.join(root, 'package.json')} depends on ${name}, which is not installed.`, {
+        hint: 'run npm install in the project (or at the workspace root) before packaging.',
+      })
+    }
+    out.push(dir)
+  }
+  return out
+}
+
+async function findPackage(from: string, name: string): Promise<string | undefined> {
+  for (let d = from; ; d = path.dirname(d)) {
+    const dir = path.join(d, 'node_modules', name)
+    if (await stat(path.join(dir, 'package.json')).catch(() => undefined)) return dir
+    if (path.dirname(d) === d) return undefined
   }
 }
 
