@@ -205,9 +205,9 @@ async function resolveInput(e: EndpointDecl, name: string, root: string, inside:
   if (i.features) {
     // Declared features refine (or replace) inferred ones: the manifest has the last word.
     const inferred = new Map((features ?? []).map((f) => [f.name, f]))
-    const declared = Object.entries(i.features).map(([n, d]) => fromDecl(n, d, inferred.get(n)))
-    const names = new Set(declared.map((f) => f.name))
-    features = [...declared, ...(features ?? []).filter((f) => !names.has(f.name))]
+    // Inferred features keep the reference data's column order; declared-only ones follow.
+    const declared = new Map(Object.entries(i.features).map(([n, d]) => [n, fromDecl(n, d, inferred.get(n))]))
+    features = [...(features ?? []).map((f) => declared.get(f.name) ?? f), ...[...declared.values()].filter((f) => !inferred.has(f.name))]
     if (!example) {
       const cols = Object.fromEntries(features.map((f) => [f.name, f.examples.slice(0, 1)]))
       example = { columns: cols, rows: [Object.fromEntries(features.map((f) => [f.name, f.examples[0] ?? null]))] }

@@ -61,7 +61,8 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const v2 = req.url.startsWith('/v2/')
-    const send = (status: number, detail: unknown) => reply.code(status).send(v2 ? { error: typeof detail === 'string' ? detail : JSON.stringify(detail) } : { detail })
+    const send = (status: number, detail: unknown) =>
+      reply.code(status).send(v2 ? { error: typeof detail === 'string' ? detail : Array.isArray(detail) ? detail.map((d: { type?: string; msg?: string; ctx?: { error?: string } }) => `${d.type}: ${d.ctx?.error ?? d.msg}`).join('; ') : String(detail) } : { detail })
     if (err instanceof RequestInvalid) return send(422, err.detail)
     if (err instanceof HttpError) return send(err.statusCode, err.message)
     const code = (err as FastifyError).code
@@ -75,6 +76,12 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
     if (status && status >= 400 && status < 500) return send(status, err.message)
     opts.log.warn(`${req.method} ${req.url} failed: ${isMlxError(err) ? err.message : (err.stack ?? err.message)}`)
     return send(500, isMlxError(err) ? err.message : 'Internal Server Error')
+  })
+
+  // FastAPI's 404 body, so clients see one error shape everywhere; the v2 routes use the protocol's.
+  app.setNotFoundHandler((req, reply) => {
+    const v2 = req.url.startsWith('/v2/')
+    return reply.code(404).send(v2 ? { error: `no route ${req.method} ${req.url.split('?')[0]}` } : { detail: 'Not Found' })
   })
 
   const openapi = buildOpenApi(project)
