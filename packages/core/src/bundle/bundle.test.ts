@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +12,7 @@ import { MlxError } from '../errors.js'
 import { discoverPlugins, type PluginPackage } from '../plugins/discover.js'
 import { loadProject, type Project } from '../project.js'
 import { buildBundle, digestOf, type Bundle } from './bundle.js'
+import { freePort } from '../../../../test/support/cli.js'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const CORE_DIR = path.join(ROOT, 'packages/core')
@@ -48,16 +48,6 @@ async function fingerprint(dir: string): Promise<Map<string, string>> {
   return out
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'mlx-bundle-'))

@@ -13,27 +13,13 @@ import { silentLogger } from '../log.js'
 import { loadRegistry } from '../plugins/registry.js'
 import { loadProject, type Project } from '../project.js'
 import { createServer, type MlxServer } from './app.js'
+import { SEED_PAYLOAD } from '../../../../test/support/cli.js'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const TITANIC = path.join(ROOT, 'examples/titanic')
 
-/** The seed's curl body (seeds/000), verbatim. */
-const SEED = {
-  pclass: [0],
-  sex: ['string'],
-  age: [0],
-  sibsp: [0],
-  parch: [0],
-  fare: [0],
-  embarked: ['string'],
-  class: ['string'],
-  who: ['string'],
-  adult_male: [true],
-  deck: [0],
-  embark_town: ['string'],
-  alive: ['string'],
-  alone: [true],
-}
+/** The seed's curl body (seeds/000), verbatim: one copy for every test. */
+const SEED = SEED_PAYLOAD
 
 const WOMAN_FIRST = { pclass: 1, sex: 'female', age: 29, sibsp: 0, parch: 0, fare: 211.34, embarked: 'S', class: 'First', who: 'woman', adult_male: false, deck: 'B', embark_town: 'Southampton', alive: 'yes', alone: true }
 const MAN_THIRD = { pclass: 3, sex: 'male', age: 35, sibsp: 0, parch: 0, fare: 8.05, embarked: 'S', class: 'Third', who: 'man', adult_male: true, deck: null, embark_town: 'Southampton', alive: 'no', alone: true }
