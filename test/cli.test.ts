@@ -53,6 +53,19 @@ describe('mlx validate', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'MANIFEST_NOT_FOUND' } })
   })
 
+  it('runs each endpoint on its docs example, catching a post step that names a missing output', async () => {
+    const dir = await copyExample('titanic', (y) => y.replace('output: probabilities', 'output: probs'))
+    const r = await mlx(['validate', dir])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain("endpoint 'predict_function' fails on its own docs example: model has no output 'probs' (outputs: label, probabilities)")
+  })
+
+  it('exits 2 for usage errors such as an undeclared --env', async () => {
+    const r = await mlx(['validate', TITANIC, '--env', 'staging', '--skip-models'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("environment 'staging' is not declared")
+  })
+
   it('checks target settings against the target plugin schema', async () => {
     const dir = await copyExample('titanic', (y) => y.replace('    port: 8080', '    port: "eighty"'))
     const r = await mlx(['validate', dir, '--skip-models'])
@@ -97,7 +110,7 @@ describe('mlx predict', () => {
 
   it('refuses an unknown endpoint and lists the real ones', async () => {
     const r = await mlx(['predict', TITANIC, '--endpoint', 'nope', '--data', path.join(TITANIC, 'data/titanic.csv')])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.stderr).toContain('predict_function')
   })
 })
@@ -133,7 +146,7 @@ describe('mlx init', () => {
     expect(missing.stderr).toContain('error[MODEL_NOT_FOUND]')
     expect(missing.stderr).toContain('model/model.onnx')
     const again = await mlx(['init', dir])
-    expect(again.code).toBe(1)
+    expect(again.code).toBe(2)
     expect(again.stderr).toContain('--force')
   })
 })
@@ -188,7 +201,9 @@ describe('mlx package / deploy / status on the local target', () => {
     expect(still.status).toBe(200)
     expect(await still.json()).toEqual([p])
     const history = JSON.parse(await readFile(path.join(dir, '.mlx/deployments.json'), 'utf8')).deployments
-    expect(history).toHaveLength(1)
+    expect(history.map((d: { status: string }) => d.status)).toEqual(['ready', 'failed'])
+    const after = await mlx(['status', dir, '--json'])
+    expect(JSON.parse(after.stdout).deployments[0]).toMatchObject({ status: 'ready', version: '1.0.0' })
     await rm(dir, { recursive: true, force: true }).catch(() => {})
   })
 })

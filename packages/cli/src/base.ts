@@ -35,6 +35,6 @@ export abstract class MlxCommand extends Command {
     } else {
       process.stderr.write(formatError(err, this.argv.includes('--verbose')) + '\n')
     }
-    return this.exit(usage ? 2 : 1)
+    return this.exit(usage || (isMlxError(err) && err.code === 'USAGE') ? 2 : 1)
   }
 }

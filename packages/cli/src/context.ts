@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  MlxError,
   compileHandlerDir,
   compiledHandlerPath,
   importHandlers,
@@ -51,6 +52,6 @@ export function parsePlatform(p: string | undefined): { os: string; arch: string
   if (!p) return undefined
   const [os, arch] = p.split('/')
   const archMap: Record<string, string> = { amd64: 'x64', x86_64: 'x64', x64: 'x64', arm64: 'arm64', aarch64: 'arm64' }
-  if (!os || !arch || !archMap[arch]) throw new Error(`--platform '${p}' is not OS/ARCH (e.g. linux/amd64, linux/arm64)`)
+  if (!os || !arch || !archMap[arch]) throw new MlxError('USAGE', `--platform '${p}' is not OS/ARCH.`, { hint: 'use e.g. linux/amd64 or linux/arm64.' })
   return { os, arch: archMap[arch] }
 }

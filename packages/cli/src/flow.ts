@@ -32,9 +32,16 @@ export async function packageProject(
   const outDir = path.resolve(opts.out ?? path.join(project.root, '.mlx', target.name))
   const used = new Set(Object.values(project.models).map((m) => m.runtime))
   for (const r of used) registry.runtime(r) // a missing runtime fails here, before any file is written
+  // The bundle carries the plugins whose runtimes or ops the endpoints use, and no others.
+  const ops = new Set(project.endpoints.flatMap((e) => [...e.preprocess, ...e.postprocess].map((s) => s.op)))
   const runtimePackages = registry
     .plugins()
-    .filter((p) => p.pkg && p.plugin.runtimes?.some((r) => used.has(r.name)))
+    .filter(
+      (p) =>
+        p.pkg &&
+        (p.plugin.runtimes?.some((r) => used.has(r.name)) ||
+          Object.keys({ ...p.plugin.preprocess, ...p.plugin.postprocess }).some((op) => ops.has(op))),
+    )
     .map((p) => p.pkg!)
   const ctx: TargetContext = {
     project,

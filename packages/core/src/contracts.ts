@@ -57,7 +57,6 @@ export interface LoadedModel {
 
 export interface Runtime {
   readonly name: string
-  /** npm packages the served bundle needs for this runtime (besides the plugin itself). */
   load(model: ModelSpec, ctx: LoadContext): Promise<LoadedModel>
 }
 

@@ -31,7 +31,8 @@ export function curlExamples(project: Project, baseUrl: string): string[] {
   return project.endpoints.map((ep) => {
     if (ep.method === 'GET') {
       const row = ep.input.example?.rows?.[0] ?? (ep.input.example?.body as Record<string, unknown> | undefined)
-      const qs = row && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.fromEntries(Object.entries(row).map(([k, v]) => [k, String(v)]))).toString() : ''
+      const given = Object.entries(row ?? {}).filter(([, v]) => v !== null && v !== undefined)
+      const qs = given.length && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.fromEntries(given.map(([k, v]) => [k, String(v)]))).toString() : ''
       return `curl ${shellQuote(`${base}${ep.path}${qs}`)}`
     }
     const ex = ep.input.example

@@ -31,7 +31,14 @@ export default class Deploy extends MlxCommand {
         plan.steps.forEach((s, i) => this.say(`  ${i + 1}. ${s.action}: ${s.detail}`))
         return { dryRun: true, target: target.name, version: artifact.version, paths: artifact.paths, plan: plan.steps }
       }
-      const deployment = await target.deploy(artifact, ctx)
+      let deployment
+      try {
+        deployment = await target.deploy(artifact, ctx)
+      } catch (err) {
+        // Every attempt is recorded, so status and a re-run know a deploy failed, and which.
+        ctx.history.append({ target: target.name, env: flags.env, version: artifact.version, digest: artifact.digest, time: new Date().toISOString(), status: 'failed', details: { error: (err as Error).message.split('\n')[0] } })
+        throw err
+      }
       ctx.history.append(deployment)
       if (deployment.url) {
         this.say(`✔ ${project.name} ${deployment.version} is live on ${target.name}: ${deployment.url}`)

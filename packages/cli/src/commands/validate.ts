@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import { loadServing, stepNames, targetConfig } from '@mlx/core'
+import { loadServing, MlxError, RequestInvalid, stepNames, targetConfig, type Project, type Serving } from '@mlx/core'
 import { MlxCommand } from '../base.js'
 import { loadHandlers, openProject } from '../context.js'
 
@@ -31,7 +31,11 @@ export default class Validate extends MlxCommand {
       const serving = await this.out.step('Loading models and compiling endpoints', async () =>
         loadServing(project, { runtime: (n) => registry.runtime(n), handlers: await loadHandlers(project), log: this.out }),
       )
-      await serving.dispose()
+      try {
+        await this.out.step('Running each endpoint on its docs example', () => tryExamples(project, serving))
+      } finally {
+        await serving.dispose()
+      }
     }
     this.say(`✔ ${project.manifestFile} is valid: ${Object.keys(project.models).length} model(s), ${project.endpoints.length} endpoint(s)${targets.length ? `, targets: ${targets.join(', ')}` : ''}.`)
     return {
@@ -42,6 +46,29 @@ export default class Validate extends MlxCommand {
       endpoints: project.endpoints.map((e) => ({ name: e.name, method: e.method, path: e.path, features: e.input.features?.map((f) => f.name) })),
       targets,
       steps: stepNames(),
+    }
+  }
+}
+
+/**
+ * A model whose inputs do not match the features, or a post step naming a missing output, only
+ * shows at the first request; running the docs example here catches it before anyone deploys.
+ */
+async function tryExamples(project: Project, serving: Serving): Promise<void> {
+  for (const ep of project.endpoints) {
+    const ex = ep.input.example
+    const noInput = !ep.input.features && !ep.input.schema
+    if (!ex && !noInput) continue
+    const body = ex?.body ?? (ep.input.style === 'rows' ? ex?.rows : ex?.columns ?? ex?.rows)
+    const query = ep.input.style === 'query' ? (ex?.rows?.[0] ?? (ex?.body as Record<string, unknown> | undefined) ?? {}) : {}
+    try {
+      await serving.endpoints.get(ep.name)!({ body: ep.method === 'GET' ? undefined : body, query: query as Record<string, unknown> })
+    } catch (err) {
+      const why = err instanceof RequestInvalid ? err.detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; ') : (err as Error).message.split('\n')[0]
+      throw new MlxError('MANIFEST_INVALID', `${project.manifestFile}: endpoint '${ep.name}' fails on its own docs example: ${why}`, {
+        hint: 'the features, pre-processing or post-processing do not fit the model (compare `mlx validate --json` features with the model inputs and outputs).',
+        cause: err,
+      })
     }
   }
 }

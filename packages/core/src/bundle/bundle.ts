@@ -17,6 +17,8 @@ export interface BundleInfo {
   readonly handlers: Record<string, string>
   readonly runtimes: string[]
   readonly platform: Platform
+  /** The environment overlay (--env) the bundle was made for; the served app applies it too. */
+  readonly environment?: string
   /** sha256 over the model files: changes only when a model does. */
   readonly modelDigest: string
   /** sha256 over everything but node_modules: changes when the app does. */
@@ -73,6 +75,8 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
       if (!e.handler) continue
       const out = path.join(work, '.handlers', e.name)
       await compileHandlerDir(path.dirname(e.handler.source), out)
+      // The sources ship too (small): the bundled manifest still names them, and stack traces point at them.
+      await copyIn(path.dirname(e.handler.source))
       handlers[e.name] = path.relative(work, compiledHandlerPath(out, e.handler.relPath)).split(path.sep).join('/')
     }
 
@@ -106,6 +110,7 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
       handlers,
       runtimes,
       platform,
+      ...(project.environment ? { environment: project.environment } : {}),
       modelDigest,
       appDigest: await digestOf(work, appFiles),
     }

@@ -72,7 +72,7 @@ export async function readManifest(dirOrFile: string): Promise<ReadManifest> {
   if (!check(decl)) {
     const problems = describeErrors(check.errors ?? [], locator)
     throw new MlxError('MANIFEST_INVALID', `${rel} has ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}`, {
-      hint: 'fix the keys named above. Editors complete and check mlx.yaml with the schema in @mlx/core/schema/mlx.schema.json (`mlx init` adds the yaml-language-server comment that enables it).',
+      hint: 'fix the keys named above. Editors complete and check mlx.yaml with the schema @mlx/core ships (node_modules/@mlx/core/schema/mlx.schema.json) (`mlx init` adds the yaml-language-server comment that enables it).',
       file,
     })
   }

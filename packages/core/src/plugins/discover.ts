@@ -17,11 +17,12 @@ export interface PluginPackage {
  * field, so built-ins and third-party packages are found the same way; the first one found for a
  * name wins (the project's own node_modules before the CLI's).
  */
-export async function discoverPlugins(startDirs: readonly string[]): Promise<PluginPackage[]> {
+export async function discoverPlugins(startDirs: readonly string[], opts: { ownOnly?: boolean } = {}): Promise<PluginPackage[]> {
   const found = new Map<string, PluginPackage>()
   const seen = new Set<string>()
   for (const start of startDirs) {
-    for (const nm of nodeModulesChain(path.resolve(start))) {
+    const chain = nodeModulesChain(path.resolve(start))
+    for (const nm of opts.ownOnly ? chain.slice(0, 1) : chain) {
       if (seen.has(nm)) continue
       seen.add(nm)
       for (const dir of await packageDirs(nm)) {
@@ -30,7 +31,8 @@ export async function discoverPlugins(startDirs: readonly string[]): Promise<Plu
       }
     }
   }
-  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name))
+  // Discovery order is precedence order: nearer node_modules first, the project's before the CLI's.
+  return [...found.values()]
 }
 
 function nodeModulesChain(start: string): string[] {
@@ -55,7 +57,7 @@ async function packageDirs(nodeModules: string): Promise<string[]> {
       for (const s of scoped) if (s.isDirectory() || s.isSymbolicLink()) out.push(path.join(full, s.name))
     } else if (e.isDirectory() || e.isSymbolicLink()) out.push(full)
   }
-  return out
+  return out.sort()
 }
 
 export async function readPluginPackage(dir: string): Promise<PluginPackage | undefined> {

@@ -52,6 +52,7 @@ export class PluginRegistry {
     return this.container.isBound(TARGET) ? this.container.getAll<Target>(TARGET) : []
   }
 
+  /** The first registered wins: discovery registers the project's plugins before the CLI's. */
   runtime(name: string): Runtime {
     const r = this.runtimes().find((x) => x.name === name)
     if (r) return r
@@ -90,10 +91,10 @@ function checkShape(plugin: MlxPlugin, pkg?: PluginPackage): void {
 }
 
 /** Discovers plugin packages from these folders (project first, then the CLI) and registers them. */
-export async function loadRegistry(startDirs: readonly string[], extra: readonly MlxPlugin[] = []): Promise<PluginRegistry> {
+export async function loadRegistry(startDirs: readonly string[], extra: readonly MlxPlugin[] = [], opts: { ownOnly?: boolean } = {}): Promise<PluginRegistry> {
   const registry = new PluginRegistry()
   for (const p of extra) await registry.register(p)
-  for (const pkg of await discoverPlugins(startDirs)) {
+  for (const pkg of await discoverPlugins(startDirs, opts)) {
     let mod: { default?: MlxPlugin; plugin?: MlxPlugin }
     try {
       mod = (await import(pathToFileURL(pkg.entry).href)) as typeof mod

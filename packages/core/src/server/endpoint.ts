@@ -53,7 +53,14 @@ export function compileEndpoint(
     return async (req) => {
       const frame = readFrame ? await prepare(readFrame(req)) : undefined
       if (checkBody) checkBody(req.body)
-      return handler({ body: req.body, query: req.query, frame }, ctx)
+      let value: unknown = await handler({ body: req.body, query: req.query, frame }, ctx)
+      // Declared post ops apply to what the handler returns, as they do to a model's outputs.
+      if (post.length) {
+        const pctx = { rows: frame?.rows ?? 1, body: req.body, query: req.query }
+        for (const op of post) value = op(value, pctx)
+        value = finish(value)
+      }
+      return value
     }
   }
 
@@ -88,7 +95,7 @@ function frameStrategy(reader: FrameReader, style: EndpointSpec['input']['style'
 
 /** ajv for free-form handler bodies, with pydantic-like coercion, errors in FastAPI's shape. */
 function compileBodySchema(schema: Record<string, unknown>): (body: unknown) => void {
-  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false })
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false, verbose: true })
   const validate = ajv.compile(schema)
   return (body) => {
     if (!validate(body)) throw new RequestInvalid((validate.errors ?? []).map(toProblem))

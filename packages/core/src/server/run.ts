@@ -14,7 +14,16 @@ import type { Handler } from './handler.js'
 export async function importHandlers(files: Readonly<Record<string, string>>): Promise<Record<string, Handler>> {
   const out: Record<string, Handler> = {}
   for (const [endpoint, file] of Object.entries(files)) {
-    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown; handler?: unknown }
+    let mod: { default?: unknown; handler?: unknown }
+    try {
+      mod = (await import(pathToFileURL(file).href)) as typeof mod
+    } catch (err) {
+      throw new MlxError('HANDLER_INVALID', `handler for endpoint '${endpoint}' (${file}) failed to load: ${(err as Error).message.split('\n')[0]}`, {
+        hint: 'a package it imports may be missing: add it to the project\'s package.json dependencies and npm install (they ship in the bundle); --verbose shows the stack.',
+        file,
+        cause: err,
+      })
+    }
     const fn = mod.default ?? mod.handler
     if (typeof fn !== 'function') {
       throw new MlxError('HANDLER_INVALID', `handler for endpoint '${endpoint}' (${file}) does not export a function.`, {
@@ -54,8 +63,9 @@ export async function serveBundle(dir: string): Promise<void> {
   const log = createLogger({ stream: process.stdout, verbose: process.env.MLX_VERBOSE === '1' })
   try {
     const info = JSON.parse(await readFile(path.join(dir, BUNDLE_INFO), 'utf8')) as BundleInfo
-    const project = await loadProject(dir)
-    const registry = await loadRegistry([dir])
+    const project = await loadProject(dir, { env: info.environment })
+    // Only the bundle's own node_modules: whatever is installed above it is not part of the app.
+    const registry = await loadRegistry([dir], [], { ownOnly: true })
     const handlers = await importHandlers(Object.fromEntries(Object.entries(info.handlers).map(([e, f]) => [e, path.join(dir, f)])))
     const port = Number(process.env.PORT ?? 8080)
     const host = process.env.HOST ?? '0.0.0.0'

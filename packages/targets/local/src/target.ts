@@ -49,7 +49,7 @@ export const localTarget: Target = {
 
   async plan(artifact, ctx) {
     const cfg = ctx.config as unknown as LocalConfig
-    const prev = ctx.history.latest('local')
+    const prev = lastReady(ctx)
     const running = prev && isAlive(prev.details?.pid as number | undefined)
     return {
       target: 'local',
@@ -82,7 +82,7 @@ export const localTarget: Target = {
     }
 
     // 2. Swap: stop the previous release, start this one on the real port.
-    const prev = ctx.history.latest('local')
+    const prev = lastReady(ctx)
     const prevPid = prev?.details?.pid as number | undefined
     if (prev && isAlive(prevPid)) await ctx.log.step(`Stopping ${prev.version} (pid ${prevPid})`, () => stopProcess(prevPid!))
     const url = `http://${displayHost(cfg.host)}:${cfg.port}`
@@ -93,8 +93,11 @@ export const localTarget: Target = {
       let restored = ''
       const prevBundle = prev?.details?.bundle as string | undefined
       if (prev && prevBundle && isAlive(prevPid) === false && (await stat(prevBundle).catch(() => undefined))) {
-        const back = startBundle(prevBundle, cfg.port, cfg.host, logFile, env)
-        const ok = await waitReady(url, back, timeout)
+        // Back where it was: its own port and host, which this deploy's config may have changed.
+        const prevPort = Number(prev.details?.port ?? cfg.port)
+        const prevHost = String(prev.details?.host ?? cfg.host)
+        const back = startBundle(prevBundle, prevPort, prevHost, logFile, env)
+        const ok = await waitReady(`http://${displayHost(prevHost)}:${prevPort}`, back, timeout)
         if (ok === 'ready') {
           ctx.history.append({ ...prev, time: new Date().toISOString(), details: { ...prev.details, pid: back, restoredAfterFailure: artifact.version } })
           restored = ` The previous release ${prev.version} was started again.`
@@ -114,12 +117,12 @@ export const localTarget: Target = {
       digest: artifact.digest,
       time: new Date().toISOString(),
       status: 'ready',
-      details: { pid, bundle: bundleDir, log: logFile, port: cfg.port },
+      details: { pid, bundle: bundleDir, log: logFile, port: cfg.port, host: cfg.host },
     }
   },
 
   async status(ctx) {
-    const last = ctx.history.latest('local')
+    const last = lastReady(ctx)
     if (!last) return undefined
     const pid = last.details?.pid as number | undefined
     let status: Deployment['status'] = isAlive(pid) ? 'unknown' : 'stopped'
@@ -139,7 +142,15 @@ export const localTarget: Target = {
   },
 }
 
-/** Keeps the newest `keep` releases plus any that a recorded deployment still points at. */
+/** The release that should be running now: the newest deploy that succeeded (failed ones are recorded too). */
+function lastReady(ctx: { history: { list(target?: string): Deployment[] } }): Deployment | undefined {
+  return ctx.history
+    .list('local')
+    .filter((d) => d.status === 'ready')
+    .at(-1)
+}
+
+/** Keeps the newest `keep` releases, plus the one the running deployment uses and the new one. */
 async function pruneReleases(dir: string, keep: number, inUse: string[], current: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true })
   const withTime = await Promise.all(entries.filter((e) => e.isDirectory()).map(async (e) => ({ p: path.join(dir, e.name), t: (await stat(path.join(dir, e.name))).mtimeMs })))
