@@ -1,7 +1,7 @@
 // The load generator, run as its own process so it does not share an event loop with a server.
 // Usage: node bench/load.mjs '<json config>'
 //   config: { url, body, connections, warmup, duration }  (seconds)
-// Prints one JSON line: { rps, p50, p90, p99, max, ok, non2xx, errors, timeouts, seconds }.
+// Prints one JSON line: { rps, p50, p90, p99, max, ok, warmupOk, non2xx, errors, timeouts, seconds }.
 //
 // autocannon drives the connections (keep-alive, no pipelining, as many in flight as connections).
 // Latencies are recorded here from its per-response event, in milliseconds as floats: autocannon's
@@ -48,7 +48,8 @@ function pct(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
 }
 
-if (warmup > 0) await run(warmup, false)
+let warmupOk = 0
+if (warmup > 0) warmupOk = (await run(warmup, false)).result['2xx']
 const { result, lat } = await run(duration, true)
 const sorted = Float64Array.from(lat).sort()
 const seconds = (new Date(result.finish) - new Date(result.start)) / 1000
@@ -61,6 +62,7 @@ process.stdout.write(
     p99: round(pct(sorted, 0.99)),
     max: round(sorted.length ? sorted[sorted.length - 1] : NaN),
     ok: sorted.length,
+    warmupOk,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
