@@ -36,6 +36,8 @@ export interface InputSpec {
   /** Docs example: a column-oriented body and the same rows row-oriented. */
   readonly example?: { columns?: Record<string, unknown[]>; rows?: Record<string, unknown>[]; body?: unknown }
   readonly reference?: string
+  /** Rows arrive as {"<rowsKey>": [...]} (the course APIs' shape). */
+  readonly rowsKey?: string
 }
 
 export interface EndpointSpec {
@@ -215,7 +217,9 @@ async function resolveInput(e: EndpointDecl, name: string, root: string, inside:
   }
   if (i.schema && features) fail(['endpoints', name, 'input', 'schema'], 'give either features/reference or a JSON schema, not both', 'keep features for tabular models; use schema for handler endpoints with free-form bodies.')
   void root
-  return { style, features, schema: i.schema, example, reference }
+  if (i.rows_key && !features) fail(['endpoints', name, 'input', 'rows_key'], 'needs features (input.reference or input.features)', 'declare the features of one row.')
+  if (i.rows_key && example && example.body === undefined && example.rows) example = { body: { [i.rows_key]: example.rows } }
+  return { style: i.rows_key ? 'rows' : style, features, schema: i.schema, example, reference, rowsKey: i.rows_key }
 }
 
 function fromDecl(name: string, d: FeatureDecl, inferred?: FeatureSpec): FeatureSpec {

@@ -31,6 +31,7 @@ export interface EndpointDecl {
     features?: Record<string, FeatureDecl>
     schema?: Record<string, unknown>
     style?: 'both' | 'columns' | 'rows' | 'query' | 'json'
+    rows_key?: string
     example?: unknown
   }
   output?: { description?: string; schema?: Record<string, unknown>; example?: unknown }

@@ -25,7 +25,7 @@ export function compileEndpoint(
   opts: { maxRows: number; handler?: Handler; log: Logger; root: string },
 ): EndpointFn {
   const post = compileSteps(ep.postprocess, `endpoints.${ep.name}.postprocess`, { root: opts.root })
-  const readFrame = ep.input.features ? frameStrategy(compileFrameReader(ep.input.features, opts.maxRows), ep.input.style) : undefined
+  const readFrame = ep.input.features ? frameStrategy(compileFrameReader(ep.input.features, opts.maxRows), ep.input.style, ep.input.rowsKey) : undefined
   const checkBody = ep.input.schema ? compileBodySchema(ep.input.schema) : undefined
   const pre = compilePreprocess(ep.preprocess, ep.input.features ?? [], `endpoints.${ep.name}.preprocess`)
   if (ep.preprocess.length && !ep.input.features) throw new Error('preprocess needs features (input.reference or input.features)')
@@ -79,7 +79,16 @@ export function compileEndpoint(
   }
 }
 
-function frameStrategy(reader: FrameReader, style: EndpointSpec['input']['style']): (req: RequestParts) => Frame {
+function frameStrategy(reader: FrameReader, style: EndpointSpec['input']['style'], rowsKey?: string): (req: RequestParts) => Frame {
+  if (rowsKey) {
+    return (req) => {
+      const body = req.body as Record<string, unknown> | null
+      if (!body || typeof body !== 'object' || Array.isArray(body) || body[rowsKey] === undefined) {
+        throw new RequestInvalid([{ type: 'missing', loc: ['body', rowsKey], msg: 'Field required', input: body }])
+      }
+      return reader.fromRows(body[rowsKey], ['body', rowsKey])
+    }
+  }
   switch (style) {
     case 'query':
       return (req) => reader.fromQuery(req.query)

@@ -42,6 +42,7 @@ function bodySchemas(ep: EndpointSpec, components: Record<string, Schema>): Sche
   }
   components[`${base}Rows`] = { type: 'array', title: `${base}Rows`, description: 'Row-oriented: one object per row.', items: { $ref: `#/components/schemas/${base}Row` }, minItems: 1 }
   const ref = (n: string) => ({ $ref: `#/components/schemas/${base}${n}` })
+  if (ep.input.rowsKey) return { type: 'object', required: [ep.input.rowsKey], properties: { [ep.input.rowsKey]: ref('Rows') } }
   switch (ep.input.style) {
     case 'columns':
       return ref('Columns')

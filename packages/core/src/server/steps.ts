@@ -179,11 +179,23 @@ registerStep('argmax', {
 })
 
 registerStep('wrap', {
-  usage: '{op: wrap, key: <name>} — answers {"<name>": value}',
+  usage: '{op: wrap, key: <name>, with?: {field: constant, ...}} — answers {...with, "<name>": value}',
   compile(p) {
     const key = p.key
     if (typeof key !== 'string') throw new Error("'key' must be a string")
-    return (v) => ({ [key]: finish(v) })
+    const extra = p.with ?? {}
+    if (typeof extra !== 'object' || Array.isArray(extra) || extra === null) throw new Error("'with' must be a mapping of constant fields")
+    return (v) => ({ ...extra, [key]: finish(v) })
+  },
+})
+
+registerStep('item', {
+  usage: '{op: item} — the single value of a one-element output, as a plain number/string',
+  compile: () => (v) => {
+    const flat = isTensor(v) ? (finish(v) as unknown) : v
+    const items = Array.isArray(flat) ? (flat as unknown[]).flat(Infinity) : [flat]
+    if (items.length !== 1) throw new Error(`item: expected exactly one value, got ${items.length} (send one row, or drop the item step)`)
+    return items[0]
   },
 })
 
