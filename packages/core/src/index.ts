@@ -13,7 +13,7 @@ export { serveProject, serveBundle, importHandlers, type ServeOptions } from './
 export { defineHandler, type Handler, type HandlerInput, type HandlerContext, type ModelHandle } from './server/handler.js'
 export { RequestInvalid, HttpError, type Problem } from './server/problems.js'
 export { compileFrameReader, frameRows, type Frame, type Column } from './server/frame.js'
-export { registerStep, stepNames, type StepDefinition } from './server/steps.js'
+export { registerStep, stepNames, type StepDefinition, type PostContext, type PostOp, type CompileContext } from './server/steps.js'
 export { buildOpenApi } from './server/openapi.js'
 export { tensorToJson, jsonToTensor, frameToFeeds } from './server/tensors.js'
 export { buildBundle, digestOf, BUNDLE_INFO, type Bundle, type BundleInfo, type BundleOptions } from './bundle/bundle.js'

@@ -35,6 +35,13 @@ export function curlExamples(project: Project, baseUrl: string): string[] {
       const qs = given.length && ep.input.style === 'query' ? '?' + new URLSearchParams(Object.fromEntries(given.map(([k, v]) => [k, String(v)]))).toString() : ''
       return `curl ${shellQuote(`${base}${ep.path}${qs}`)}`
     }
+    const files = ep.input.features?.filter((f) => f.type === 'file') ?? []
+    if (files.length) {
+      // A file is easiest sent as multipart; the base64 example would fill a terminal.
+      const others = (ep.input.features ?? []).filter((f) => f.type !== 'file' && f.examples.length)
+      const parts = [...files.map((f) => `-F ${shellQuote(`${f.name}=@${f.name}.jpg`)}`), ...others.map((f) => `-F ${shellQuote(`${f.name}=${String(f.examples[0])}`)}`)]
+      return `curl -X ${ep.method} ${shellQuote(`${base}${ep.path}`)} ${parts.join(' ')}`
+    }
     const ex = ep.input.example
     const body = ex?.body ?? (ep.input.style === 'rows' ? ex?.rows : (ex?.columns ?? ex?.rows)) ?? {}
     return `curl -X ${ep.method} ${shellQuote(`${base}${ep.path}`)} -H 'Content-Type: application/json' -d ${shellQuote(JSON.stringify(body))}`

@@ -49,14 +49,14 @@ export function compileEndpoint(
 
   if (opts.handler) {
     const handler = opts.handler
-    const ctx = { endpoint: ep, models: handles, log: opts.log }
+    const ctx = { endpoint: ep, models: handles, log: opts.log, root: opts.root }
     return async (req) => {
       const frame = readFrame ? await prepare(readFrame(req)) : undefined
       if (checkBody) checkBody(req.body)
       let value: unknown = await handler({ body: req.body, query: req.query, frame }, ctx)
       // Declared post ops apply to what the handler returns, as they do to a model's outputs.
       if (post.length) {
-        const pctx = { rows: frame?.rows ?? 1, body: req.body, query: req.query }
+        const pctx = { rows: frame?.rows ?? 1, body: req.body, query: req.query, frame }
         for (const op of post) value = op(value, pctx)
         value = finish(value)
       }
@@ -73,7 +73,7 @@ export function compileEndpoint(
     const frame = await prepare(readFrame(req))
     const outputs = await runner.run(frameToFeeds(frame, inputs, featureOrder))
     let value: unknown = outputs
-    const pctx = { rows: frame.rows, body: req.body, query: req.query }
+    const pctx = { rows: frame.rows, body: req.body, query: req.query, frame }
     for (const op of post) value = op(value, pctx)
     return finish(value)
   }

@@ -23,6 +23,8 @@ export interface HandlerContext {
   readonly endpoint: EndpointSpec
   readonly models: Readonly<Record<string, ModelHandle>>
   readonly log: Logger
+  /** The project (or bundle) folder: where files listed under include: are found. */
+  readonly root: string
 }
 
 export type Handler = (input: HandlerInput, ctx: HandlerContext) => unknown

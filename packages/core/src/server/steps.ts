@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { Tensor } from '../contracts.js'
 import type { StepDecl } from '../manifest/types.js'
 import { size, tensorToJson } from './tensors.js'
+import type { Frame } from './frame.js'
 
 /**
  * Post-processing: a list of small ops applied to the model's outputs, each compiled once from
@@ -12,6 +13,8 @@ export type Value = Record<string, Tensor> | Tensor | unknown
 /** What a post op may look at besides the value: the row count and the request (e.g. a top-K from the body). */
 export interface PostContext {
   readonly rows: number
+  /** The request's frame after pre-processing (e.g. image geometry, to map boxes back to pixels). */
+  readonly frame?: Frame
   readonly body: unknown
   readonly query: Readonly<Record<string, unknown>>
 }
