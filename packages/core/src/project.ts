@@ -25,6 +25,9 @@ export type FeatureSpec = Omit<Feature, 'type'> & {
   readonly required?: boolean
   readonly description?: string
   readonly format?: string
+  /** Bounds the manifest declares (enforced, unlike min/max seen in the reference data). */
+  readonly minimum?: number
+  readonly maximum?: number
 }
 
 export interface InputSpec {
@@ -228,12 +231,14 @@ function fromDecl(name: string, d: FeatureDecl, inferred?: FeatureSpec): Feature
     type: d.type,
     nullable: d.nullable ?? inferred?.nullable ?? false,
     categories: d.categories ?? inferred?.categories,
-    min: d.minimum ?? inferred?.min,
-    max: d.maximum ?? inferred?.max,
+    min: inferred?.min,
+    max: inferred?.max,
     examples: d.example !== undefined ? [d.example] : inferred?.examples ?? [],
     required: d.required ?? true,
     description: d.description,
     format: d.format,
+    minimum: d.minimum,
+    maximum: d.maximum,
   }
 }
 

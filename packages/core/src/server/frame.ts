@@ -52,7 +52,7 @@ function coercer(f: FeatureSpec): Coerce {
     case 'number':
     case 'integer': {
       const int = f.type === 'integer'
-      return (v, i, at, problems) => {
+      const parse: Coerce = (v, i, at, problems) => {
         if (typeof v === 'number') {
           if (int && !Number.isInteger(v)) {
             problems.push({ type: 'int_from_float', loc: at(i), msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
@@ -77,6 +77,23 @@ function coercer(f: FeatureSpec): Coerce {
         }
         problems.push({ type: int ? 'int_type' : 'float_type', loc: at(i), msg: `Input should be a valid ${int ? 'integer' : 'number'}`, input: v })
         return null
+      }
+      const lo = f.minimum
+      const hi = f.maximum
+      if (lo === undefined && hi === undefined) return parse
+      // Declared bounds are checked after coercion, with pydantic's error types.
+      return (v, i, at, problems) => {
+        const n = parse(v, i, at, problems)
+        if (typeof n !== 'number' || Number.isNaN(n)) return n
+        if (lo !== undefined && n < lo) {
+          problems.push({ type: 'greater_than_equal', loc: at(i), msg: `Input should be greater than or equal to ${lo}`, input: v, ctx: { ge: lo } })
+          return null
+        }
+        if (hi !== undefined && n > hi) {
+          problems.push({ type: 'less_than_equal', loc: at(i), msg: `Input should be less than or equal to ${hi}`, input: v, ctx: { le: hi } })
+          return null
+        }
+        return n
       }
     }
     case 'boolean':

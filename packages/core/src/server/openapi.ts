@@ -17,6 +17,8 @@ function featureSchema(f: FeatureSpec, multipart = false): Schema {
   if (f.min !== undefined && f.max !== undefined) notes.push(`Range in the reference data: ${f.min} to ${f.max}.`)
   if (notes.length) s.description = notes.join(' ')
   if (f.format) s.format = f.format
+  if (f.minimum !== undefined) s.minimum = f.minimum
+  if (f.maximum !== undefined) s.maximum = f.maximum
   if (f.examples.length) s.examples = f.examples.slice(0, 3)
   return s
 }

@@ -52,3 +52,19 @@ describe('rows under a key', () => {
     }
   })
 })
+
+describe('declared bounds', () => {
+  it('answers pydantic-style 422s below minimum and above maximum, after coercion', () => {
+    const reader = compileFrameReader([{ name: 'n', type: 'integer', nullable: false, examples: [], minimum: 1, maximum: 18 }], 10)
+    expect(Array.from(reader.fromColumns({ n: ['3', 18] }).columns.get('n') as Float64Array)).toEqual([3, 18])
+    try {
+      reader.fromColumns({ n: [0, '19'] })
+      expect.unreachable()
+    } catch (err) {
+      expect((err as RequestInvalid).detail).toEqual([
+        { type: 'greater_than_equal', loc: ['body', 'n', 0], msg: 'Input should be greater than or equal to 1', input: 0, ctx: { ge: 1 } },
+        { type: 'less_than_equal', loc: ['body', 'n', 1], msg: 'Input should be less than or equal to 18', input: '19', ctx: { le: 18 } },
+      ])
+    }
+  })
+})
