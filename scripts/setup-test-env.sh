@@ -5,6 +5,15 @@ set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The docker target's tests: a local OCI registry (distribution v2), skopeo to inspect what was
+# pushed, and podman + runc (umoci as the fallback unpacker) to run the pushed image.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v umoci >/dev/null 2>&1 || need+=(umoci)
+# busybox gives the tests' home-made base image a /bin/sh for the Dockerfile's RUN line.
+command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-test-env: installing ${need[*]} (Debian packages)"
@@ -15,3 +24,4 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 echo "setup-test-env: chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
+echo "setup-test-env: docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}'), $(skopeo --version 2>/dev/null), $(podman --version 2>/dev/null)"

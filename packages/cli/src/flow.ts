@@ -59,7 +59,7 @@ export async function packageProject(
       outDir: path.join(outDir, 'bundle'),
       runtimePackages,
       coreDir: CORE_DIR,
-      platform: parsePlatform(opts.flags.platform as string | undefined),
+      platform: parsePlatform((opts.flags.platform as string | undefined) ?? target.bundlePlatform?.(config, opts.flags)),
       sourceLock: findLockfile(CORE_DIR),
     }),
   )

@@ -15,6 +15,10 @@ export default class Deploy extends MlxCommand {
     out: Flags.string({ char: 'o', description: 'Artifact folder (default: <project>/.mlx/<target>).' }),
     'dry-run': Flags.boolean({ description: 'Package and print what deploy would do, without doing it.', default: false }),
     platform: Flags.string({ description: 'OS/ARCH the artifact runs on.' }),
+    base: Flags.string({ description: 'docker: base image, a registry reference or oci:PATH[:TAG] of a local OCI layout (default: targets.docker.base, else docker.io/library/node:20-bookworm-slim).' }),
+    registry: Flags.string({ description: 'docker: where to push, HOST[:PORT]/NAMESPACE; the image is NAMESPACE/<project name>.' }),
+    tag: Flags.string({ description: 'docker: extra image tag (repeatable); the version and model-<digest> tags are always set.', multiple: true }),
+    'insecure-registry': Flags.boolean({ description: 'docker: allow plain HTTP to a registry that is not on localhost.', default: false }),
   }
 
   async run() {
@@ -40,12 +44,18 @@ export default class Deploy extends MlxCommand {
         throw err
       }
       ctx.history.append(deployment)
-      if (deployment.url) {
+      if (deployment.url && /^https?:\/\//.test(deployment.url)) {
         this.say(`✔ ${project.name} ${deployment.version} is live on ${target.name}: ${deployment.url}`)
         this.say(`  docs:    ${deployment.url}/docs`)
         this.say(`  try:\n    ${curlExamples(project, deployment.url).join('\n    ')}`)
-      } else this.say(`✔ ${project.name} ${deployment.version} deployed to ${target.name}`)
-      return { target: target.name, version: deployment.version, url: deployment.url, docs: deployment.url ? `${deployment.url}/docs` : undefined, digest: deployment.digest, revision: deployment.revision, paths: artifact.paths, deployment }
+      } else {
+        this.say(`✔ ${project.name} ${deployment.version} deployed to ${target.name}`)
+        if (deployment.url) this.say(`  image:   ${deployment.url}`)
+        const tags = deployment.details?.tags
+        if (Array.isArray(tags) && tags.length) this.say(`  tags:    ${tags.join(', ')}`)
+      }
+      const web = deployment.url && /^https?:\/\//.test(deployment.url)
+      return { target: target.name, version: deployment.version, url: deployment.url, docs: web ? `${deployment.url}/docs` : undefined, digest: deployment.digest, revision: deployment.revision, paths: artifact.paths, deployment }
     } finally {
       process.removeListener('SIGINT', onSignal)
     }

@@ -13,6 +13,10 @@ export default class Package extends MlxCommand {
     out: Flags.string({ char: 'o', description: 'Output folder (default: <project>/.mlx/<target>).' }),
     env: Flags.string({ description: 'Environment overlay (from environments: in mlx.yaml).' }),
     platform: Flags.string({ description: 'OS/ARCH the artifact runs on (default: this machine; images default to linux/amd64).' }),
+    base: Flags.string({ description: 'docker: base image, a registry reference or oci:PATH[:TAG] of a local OCI layout (default: targets.docker.base, else docker.io/library/node:20-bookworm-slim).' }),
+    registry: Flags.string({ description: 'docker: where to push, HOST[:PORT]/NAMESPACE; the image is NAMESPACE/<project name>.' }),
+    tag: Flags.string({ description: 'docker: extra image tag (repeatable); the version and model-<digest> tags are always set.', multiple: true }),
+    'insecure-registry': Flags.boolean({ description: 'docker: allow plain HTTP to a registry that is not on localhost.', default: false }),
   }
 
   async run() {

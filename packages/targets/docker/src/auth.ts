@@ -1,0 +1,166 @@
+/**
+ * Registry authentication: the `WWW-Authenticate` challenge a registry answers 401 with, and the
+ * user's credentials for a host, looked up by name in the environment or docker's config file.
+ * Secrets are handed to the registry client only; nothing here logs them.
+ */
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Credentials } from '@mlx/core'
+import { DOCKER_HUB } from './reference.js'
+
+export interface Challenge {
+  /** Lower-cased: 'bearer' or 'basic'. */
+  readonly scheme: string
+  /** Parameter names lower-cased; values unquoted. */
+  readonly params: Record<string, string>
+}
+
+/**
+ * Parses an RFC 7235 challenge list: `Bearer realm="https://ghcr.io/token",service="ghcr.io",
+ * scope="repository:o/i:pull,push"`. Quoted values may hold commas and escaped quotes; several
+ * challenges may share one header.
+ */
+export function parseWwwAuthenticate(header: string): Challenge[] {
+  const out: { scheme: string; params: Record<string, string> }[] = []
+  let i = 0
+  const s = header
+  const skipWs = () => {
+    while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++
+  }
+  const token = () => {
+    const start = i
+    while (i < s.length && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(s[i]!)) i++
+    return s.slice(start, i)
+  }
+  while (i < s.length) {
+    skipWs()
+    if (s[i] === ',') {
+      i++
+      continue
+    }
+    const word = token()
+    if (!word) {
+      i++ // junk: skip a character rather than loop forever
+      continue
+    }
+    skipWs()
+    if (s[i] === '=' && out.length) {
+      // key=value of the current challenge
+      i++
+      skipWs()
+      let value = ''
+      if (s[i] === '"') {
+        i++
+        while (i < s.length && s[i] !== '"') {
+          if (s[i] === '\\' && i + 1 < s.length) i++
+          value += s[i]
+          i++
+        }
+        i++ // closing quote
+      } else {
+        const start = i
+        while (i < s.length && s[i] !== ',' && s[i] !== ' ' && s[i] !== '\t') i++
+        value = s.slice(start, i)
+      }
+      out[out.length - 1]!.params[word.toLowerCase()] = value
+    } else {
+      out.push({ scheme: word.toLowerCase(), params: {} })
+      // token68 form (e.g. `Basic abc==`) carries no parameters we use
+    }
+  }
+  return out
+}
+
+export interface BasicCredentials {
+  readonly username: string
+  readonly password: string
+  /** Where they came from, for messages: an env var name or a file (never the secret). */
+  readonly source: string
+}
+
+/** docker's config.json keys a host in several spellings; Docker Hub under its v1 index URL. */
+function configKeys(registry: string): string[] {
+  if (registry === DOCKER_HUB) return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'https://registry-1.docker.io']
+  return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`]
+}
+
+interface DockerConfig {
+  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>
+  credHelpers?: Record<string, string>
+  credsStore?: string
+}
+
+export function dockerConfigPath(env: Credentials): string {
+  const dir = env.get('DOCKER_CONFIG') ?? path.join(os.homedir(), '.docker')
+  return path.join(dir, 'config.json')
+}
+
+/**
+ * Credentials for `registry`, first match wins:
+ *  1. MLX_REGISTRY_USER + MLX_REGISTRY_PASSWORD (only for the registry mlx pushes to);
+ *  2. for ghcr.io: GHCR_TOKEN or GITHUB_TOKEN, user GITHUB_ACTOR (any non-empty name works with a PAT);
+ *  3. docker's config.json: `auths[host].auth` (base64 user:password), else a credential helper
+ *     (`credHelpers[host]` or `credsStore`) run as `docker-credential-<name> get`.
+ * Nothing found: anonymous, which is enough to pull public images.
+ */
+export async function findCredentials(registry: string, env: Credentials, opts: { destination: boolean }): Promise<BasicCredentials | undefined> {
+  const user = env.get('MLX_REGISTRY_USER')
+  const password = env.get('MLX_REGISTRY_PASSWORD')
+  if (opts.destination && user && password) return { username: user, password, source: 'MLX_REGISTRY_USER/MLX_REGISTRY_PASSWORD' }
+  if (registry === 'ghcr.io') {
+    for (const name of ['GHCR_TOKEN', 'GITHUB_TOKEN']) {
+      const token = env.get(name)
+      if (token) return { username: env.get('GITHUB_ACTOR') ?? user ?? 'mlx', password: token, source: name }
+    }
+  }
+  const file = dockerConfigPath(env)
+  let cfg: DockerConfig
+  try {
+    cfg = JSON.parse(await readFile(file, 'utf8')) as DockerConfig
+  } catch {
+    return undefined
+  }
+  for (const key of configKeys(registry)) {
+    const a = cfg.auths?.[key]
+    if (!a) continue
+    if (a.auth) {
+      const decoded = Buffer.from(a.auth, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source: `${file} (auths["${key}"])` }
+    }
+    if (a.username && a.password) return { username: a.username, password: a.password, source: `${file} (auths["${key}"])` }
+  }
+  const helper = configKeys(registry).map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore
+  if (helper) {
+    const got = await credentialHelper(helper, registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry).catch(() => undefined)
+    if (got) return { ...got, source: `docker-credential-${helper}` }
+  }
+  return undefined
+}
+
+/** The docker credential-helper protocol: the server URL on stdin, `{Username, Secret}` on stdout. */
+function credentialHelper(helper: string, serverUrl: string): Promise<{ username: string; password: string } | undefined> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(helper)) return Promise.resolve(undefined)
+  return new Promise((resolve) => {
+    const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'] })
+    let out = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.on('error', () => resolve(undefined))
+    child.stdout.on('data', (d) => (out += d))
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (code !== 0) return resolve(undefined)
+      try {
+        const j = JSON.parse(out) as { Username?: string; Secret?: string }
+        resolve(j.Username && j.Secret ? { username: j.Username, password: j.Secret } : undefined)
+      } catch {
+        resolve(undefined)
+      }
+    })
+    child.stdin.end(serverUrl)
+  })
+}
+
+export const basicHeader = (c: { username: string; password: string }) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`
