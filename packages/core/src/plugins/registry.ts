@@ -35,8 +35,14 @@ export class PluginRegistry {
     })
     await this.container.load(mod)
     // Ops are looked up by name when endpoints compile; a plugin's ops join the built-in ones.
-    for (const [op, def] of Object.entries(plugin.preprocess ?? {})) registerFrameOp(op, def)
-    for (const [op, def] of Object.entries(plugin.postprocess ?? {})) registerStep(op, def)
+    try {
+      for (const [op, def] of Object.entries(plugin.preprocess ?? {})) registerFrameOp(op, def)
+      for (const [op, def] of Object.entries(plugin.postprocess ?? {})) registerStep(op, def)
+    } catch (err) {
+      throw new MlxError('PLUGIN_INVALID', `${pkg ? `plugin package ${pkg.name}` : `plugin ${plugin.name}`}: ${(err as Error).message}.`, {
+        hint: 'rename the op in the plugin (op names are global across plugins).',
+      })
+    }
     this.loaded.push({ plugin, pkg })
   }
 

@@ -18,6 +18,8 @@ export interface FrameOpDefinition {
 
 const ops = new Map<string, FrameOpDefinition>()
 export function registerFrameOp(op: string, def: FrameOpDefinition): void {
+  const had = ops.get(op)
+  if (had && had !== def) throw new Error(`pre-processing op '${op}' is already defined; a plugin must use another name`)
   ops.set(op, def)
 }
 export function frameOpNames(): string[] {

@@ -15,7 +15,7 @@ describe('post ops', () => {
   })
 
   it('item refuses more than one value instead of dropping rows', () => {
-    expect(() => run([{ op: 'item' }], t([2], [1, 2]))).toThrow(/exactly one value, got 2/)
+    expect(() => run([{ op: 'item' }], t([2], [1, 2]))).toThrow(/one row at a time, got 2 values/)
   })
 
   it('wrap adds constant fields first', () => {
@@ -66,5 +66,12 @@ describe('declared bounds', () => {
         { type: 'less_than_equal', loc: ['body', 'n', 1], msg: 'Input should be less than or equal to 18', input: '19', ctx: { le: 18 } },
       ])
     }
+  })
+})
+
+describe('op names', () => {
+  it('refuse a second definition under a built-in name', async () => {
+    const { registerStep } = await import('./steps.js')
+    expect(() => registerStep('softmax', { usage: '', compile: () => (v) => v })).toThrow(/'softmax' is already defined/)
   })
 })

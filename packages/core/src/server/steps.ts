@@ -4,6 +4,7 @@ import type { Tensor } from '../contracts.js'
 import type { StepDecl } from '../manifest/types.js'
 import { size, tensorToJson } from './tensors.js'
 import type { Frame } from './frame.js'
+import { RequestInvalid } from './problems.js'
 
 /**
  * Post-processing: a list of small ops applied to the model's outputs, each compiled once from
@@ -55,7 +56,10 @@ function perRow(t: Tensor, fn: (row: Float64Array) => Float64Array): Tensor {
 
 const steps = new Map<string, StepDefinition>()
 
+/** An op name means one thing: a plugin cannot silently replace a built-in or another plugin's op. */
 export function registerStep(op: string, def: StepDefinition): void {
+  const had = steps.get(op)
+  if (had && had !== def) throw new Error(`post-processing op '${op}' is already defined; a plugin must use another name`)
   steps.set(op, def)
 }
 export function stepNames(): string[] {
@@ -197,7 +201,8 @@ registerStep('item', {
   compile: () => (v) => {
     const flat = isTensor(v) ? (finish(v) as unknown) : v
     const items = Array.isArray(flat) ? (flat as unknown[]).flat(Infinity) : [flat]
-    if (items.length !== 1) throw new Error(`item: expected exactly one value, got ${items.length} (send one row, or drop the item step)`)
+    // Several rows where the endpoint answers one value is the client's mistake: a 422, not a 500.
+    if (items.length !== 1) throw new RequestInvalid([{ type: 'too_long', loc: ['body'], msg: `this endpoint answers one row at a time, got ${items.length} values`, ctx: { max_length: 1 } }])
     return items[0]
   },
 })
