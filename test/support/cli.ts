@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -69,4 +69,47 @@ export const SEED_PAYLOAD = {
   embark_town: ['string'],
   alive: ['string'],
   alone: [true],
+}
+
+/** True once the process is gone (polls for up to `ms`). */
+export async function exited(pid: number, ms = 10_000): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return true
+    }
+  }
+  return false
+}
+
+/**
+ * `mlx deploy` of a copy of an example to the local target on a free port, with the real CLI.
+ * The returned cleanup stops what was started and removes the copies.
+ */
+export function localDeploys() {
+  const pids: number[] = []
+  const dirs: string[] = []
+  return {
+    async deploy(example: string, manifestPort: number) {
+      const port = await freePort()
+      const dir = await copyExample(example, (y) => y.replace(new RegExp(`^( {4}port:) ${manifestPort}$`, 'm'), `$1 ${port}`))
+      dirs.push(dir)
+      const r = await mlx(['deploy', dir, '--json'])
+      if (r.code !== 0) throw new Error(`mlx deploy ${example} failed:\n${r.stderr}`)
+      const out = JSON.parse(r.stdout) as { target: string; version: string; url: string; deployment: { details: { pid: number } } }
+      pids.push(out.deployment.details.pid)
+      return { out, port, pid: out.deployment.details.pid, dir }
+    },
+    async cleanup() {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGTERM')
+        } catch {
+          // already gone
+        }
+      }
+      for (const d of dirs) await rm(d, { recursive: true, force: true }).catch(() => {})
+    },
+  }
 }

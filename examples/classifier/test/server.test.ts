@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readTitanicRaw } from '../train/csv.mjs'
-import { call, startExample, type Started } from './start.js'
+import { call, startExample, type Started } from '../../../test/support/serve-example.js'
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 const EXAMPLE = here('..')

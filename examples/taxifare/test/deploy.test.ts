@@ -1,45 +1,15 @@
 // `mlx deploy` to the local target with the real CLI, on a copy of the example and a free port:
 // both routes answer from the deployed bundle, then the process stops on SIGTERM.
-import { rm } from 'node:fs/promises'
 import { afterAll, describe, expect, it } from 'vitest'
-import { copyExample, freePort, mlx } from '../../../test/support/cli.js'
-import { call } from './start.js'
+import { exited, localDeploys } from '../../../test/support/cli.js'
+import { call } from '../../../test/support/serve-example.js'
 
-const pids: number[] = []
-const dirs: string[] = []
-afterAll(async () => {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM')
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of dirs) await rm(d, { recursive: true, force: true }).catch(() => {})
-})
-
-const gone = async (pid: number) => {
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0)
-    } catch {
-      return true
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return false
-}
+const deploys = localDeploys()
+afterAll(() => deploys.cleanup())
 
 describe('mlx deploy examples/taxifare (local target)', () => {
   it('serves / and /predict from the deployed bundle and stops on SIGTERM', async () => {
-    const port = await freePort()
-    const dir = await copyExample('taxifare', (y) => y.replace(/^( {4}port:) 8082$/m, `$1 ${port}`))
-    dirs.push(dir)
-    const r = await mlx(['deploy', dir, '--json'])
-    expect(r.code, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout)
-    const pid = out.deployment.details.pid as number
-    pids.push(pid)
+    const { out, port, pid } = await deploys.deploy('taxifare', 8082)
     expect(out).toMatchObject({ target: 'local', version: '1.0.0', url: `http://127.0.0.1:${port}` })
 
     expect(await call(`${out.url}/`)).toEqual({ status: 200, body: { greeting: 'Hello world' } })
@@ -50,6 +20,6 @@ describe('mlx deploy examples/taxifare (local target)', () => {
     expect(bad.body.detail[0]).toMatchObject({ type: 'datetime_from_date_parsing', loc: ['query', 'pickup_datetime'] })
 
     process.kill(pid, 'SIGTERM')
-    expect(await gone(pid)).toBe(true)
+    expect(await exited(pid)).toBe(true)
   })
 })

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { queryOf } from '../train/features.mjs'
 import { matrix, prepare } from '../train/train.mjs'
-import { call, startExample, type Started } from './start.js'
+import { call, startExample, type Started } from '../../../test/support/serve-example.js'
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 const held = prepare(readFileSync(here('../data/train_10k.csv'), 'utf8')).held as Record<string, number | string>[]

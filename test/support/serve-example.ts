@@ -15,7 +15,7 @@ import {
   type Project,
 } from '@mlx/core'
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 export interface Started {
   readonly url: string
