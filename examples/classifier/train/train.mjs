@@ -13,6 +13,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
 import * as onnx from '../../../scripts/lib/onnx-builder.mjs'
+import { shuffledIndices, xorshift32 } from '../../../scripts/lib/random.mjs'
 import { RAW_COLUMNS, readTitanicRaw, toCsv } from './csv.mjs'
 import { fitLogisticRegression, sigmoid } from './logreg.mjs'
 import { CATEGORICAL, INPUTS, NUMERIC, TITLES, WITH_INDICATOR, categories, fitPreprocessing } from './pipeline.mjs'
@@ -31,28 +32,9 @@ const HELD_OUT_FRACTION = 0.2
 const L2 = 1.0 // fixed before looking at held-out rows; the course used C = 0.0005 on sklearn's scale
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('')
 
-// xorshift32 drives a Fisher–Yates shuffle: tiny, seeded, and the same on every platform.
-function shuffled(n, seed) {
-  let s = seed >>> 0 || 1
-  const next = () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
-  const idx = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1))
-    ;[idx[i], idx[j]] = [idx[j], idx[i]]
-  }
-  return idx
-}
-
 /** Deterministic held-out split; each side keeps file order. Exported for the tests. */
 export function split(rows) {
-  const order = shuffled(rows.length, SEED)
+  const order = shuffledIndices(rows.length, xorshift32(SEED))
   const nHeld = Math.round(rows.length * HELD_OUT_FRACTION)
   const held = order.slice(0, nHeld).sort((a, b) => a - b)
   const train = order.slice(nHeld).sort((a, b) => a - b)

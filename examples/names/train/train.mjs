@@ -14,6 +14,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { diskSaveHandler, normalizeText, oneHot, tfBackend, TUTORIAL_ALPHABET } from '@mlx/runtime-tfjs'
+import { mulberry32, shuffleInPlace } from '../../../scripts/lib/random.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const DATA = path.join(here, '../data/names')
@@ -35,24 +36,6 @@ const ENCODING = { alphabet: ALPHABET, stripAccents: true }
 
 const log = { info: (m) => console.log(m), warn: (m) => console.warn(m), debug: () => {}, step: (_t, w) => w() }
 
-/** mulberry32: a small seeded PRNG, so the split and the batch order are the same on every run. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-function shuffle(list, rand) {
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1))
-    ;[list[i], list[j]] = [list[j], list[i]]
-  }
-  return list
-}
 
 async function readData() {
   const files = (await readdir(DATA)).filter((f) => f.endsWith('.txt')).sort()
@@ -79,7 +62,7 @@ function split(byLabel, rand) {
   const train = []
   const test = []
   byLabel.forEach((names, y) => {
-    const order = shuffle([...names], rand)
+    const order = shuffleInPlace([...names], rand)
     const k = Math.max(1, Math.round(order.length * TEST_FRACTION))
     order.forEach((name, i) => (i < k ? test : train).push({ name, y }))
   })
@@ -88,14 +71,14 @@ function split(byLabel, rand) {
 
 /** Batches of similar length (less padding), in a seeded random order. */
 function batches(examples, rand) {
-  const order = shuffle([...examples], rand)
+  const order = shuffleInPlace([...examples], rand)
   const out = []
   const chunk = BATCH * 16
   for (let i = 0; i < order.length; i += chunk) {
     const group = order.slice(i, i + chunk).sort((a, b) => a.name.length - b.name.length)
     for (let j = 0; j < group.length; j += BATCH) out.push(group.slice(j, j + BATCH))
   }
-  return shuffle(out, rand)
+  return shuffleInPlace(out, rand)
 }
 
 function buildModel(tf, classes) {
@@ -148,11 +131,11 @@ async function main() {
   const { tf, name: backend, version } = await tfBackend(log)
   const { labels, byLabel, stats } = await readData()
   const classes = labels.length
-  const rand = rng(SEED)
+  const rand = mulberry32(SEED)
   let { train, test } = split(byLabel, rand)
   if (process.env.VALIDATE === '1') {
     // Settings search: hold out another 10% of the training names, never looking at the test split.
-    const inner = split(labels.map((_, y) => train.filter((e) => e.y === y).map((e) => e.name)), rng(SEED + 7))
+    const inner = split(labels.map((_, y) => train.filter((e) => e.y === y).map((e) => e.name)), mulberry32(SEED + 7))
     train = inner.train
     test = inner.test
     console.log('VALIDATE: scoring on a validation split carved from the training names')

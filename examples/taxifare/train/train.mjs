@@ -11,6 +11,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
 import * as onnx from '../../../scripts/lib/onnx-builder.mjs'
+import { shuffledIndices, xorshift32 } from '../../../scripts/lib/random.mjs'
 import { FEATURES, clean, featurise, readTaxiCsv } from './features.mjs'
 import { fitGbm, predictGbm } from './gbm.mjs'
 
@@ -24,30 +25,11 @@ const HELD_OUT_FRACTION = 0.2
 // Chosen before looking at the held-out rows; not tuned on them.
 const GBM = { trees: 200, depth: 5, learningRate: 0.1, minLeaf: 20 }
 
-// xorshift32 + Fisher–Yates: a seeded shuffle that is the same everywhere.
-function shuffled(n, seed) {
-  let s = seed >>> 0 || 1
-  const next = () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 4294967296
-  }
-  const idx = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1))
-    ;[idx[i], idx[j]] = [idx[j], idx[i]]
-  }
-  return idx
-}
-
 /** Cleans, then splits with the fixed seed; each side keeps file order. Exported for the tests. */
 export function prepare(text) {
   const raw = readTaxiCsv(text)
   const { kept, dropped } = clean(raw)
-  const order = shuffled(kept.length, SEED)
+  const order = shuffledIndices(kept.length, xorshift32(SEED))
   const nHeld = Math.round(kept.length * HELD_OUT_FRACTION)
   const held = order.slice(0, nHeld).sort((a, b) => a - b).map((i) => kept[i])
   const train = order.slice(nHeld).sort((a, b) => a - b).map((i) => kept[i])

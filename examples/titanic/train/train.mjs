@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import * as onnx from '../../../scripts/lib/onnx-builder.mjs'
+import { mulberry32, shuffledIndices } from '../../../scripts/lib/random.mjs'
 import { COLUMN_TYPES, parseTitanicCsv } from './csv.mjs'
 import { fitLogReg, sigmoid } from './logreg.mjs'
 
@@ -31,28 +32,6 @@ const L2 = 1.0 // fixed a priori, not tuned on the held-out rows
 const NUMERIC = ['pclass', 'age', 'sibsp', 'parch', 'fare', 'adult_male', 'alone']
 const CATEGORICAL = ['sex', 'embarked', 'class', 'who', 'deck', 'embark_town']
 const FEATURES = Object.keys(COLUMN_TYPES).filter((c) => NUMERIC.includes(c) || CATEGORICAL.includes(c))
-
-// mulberry32: tiny seeded PRNG, good enough for a shuffle and fully specified.
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function shuffledIndices(n, seed) {
-  const rand = mulberry32(seed)
-  const idx = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]]
-  }
-  return idx
-}
 
 // Booleans become 0/1 floats, exactly as the server will feed them.
 const numericValue = (v) => (v === null ? NaN : typeof v === 'boolean' ? Number(v) : v)
@@ -171,7 +150,7 @@ async function main() {
   const { rows } = parseTitanicCsv(csvBytes.toString('utf8'))
   console.log(`read ${rows.length} rows from ${rel(CSV)} (sha256 ${sha256(csvBytes)})`)
 
-  const order = shuffledIndices(rows.length, SEED)
+  const order = shuffledIndices(rows.length, mulberry32(SEED))
   const nHeld = Math.round(rows.length * HELD_OUT_FRACTION)
   // Keep original file order inside each split: easier to eyeball, same result.
   const heldIdx = order.slice(0, nHeld).sort((a, b) => a - b)
