@@ -14,6 +14,10 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v umoci >/dev/null 2>&1 || need+=(umoci)
 # busybox gives the tests' home-made base image a /bin/sh for the Dockerfile's RUN line.
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+# The UbiOps target's tests import the generated deployment.py with the system Python, as UbiOps
+# would (standard library only), and `unzip` opens helm's release archive.
+[ -x /usr/bin/python3 ] || need+=(python3)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-test-env: installing ${need[*]} (Debian packages)"

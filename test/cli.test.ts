@@ -206,4 +206,37 @@ describe('mlx package / deploy / status on the local target', () => {
     expect(JSON.parse(after.stdout).deployments[0]).toMatchObject({ status: 'ready', version: '1.0.0' })
     await rm(dir, { recursive: true, force: true }).catch(() => {})
   })
+
+  it('rolls back to the previous ready release, or to the one named by --to, and records it', async () => {
+    const port = await freePort()
+    const dir = await copyExample('titanic', (y) => y.replace('    port: 8080', `    port: ${port}`))
+    const deploy = async () => {
+      const r = await mlx(['deploy', dir, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      pids.push(JSON.parse(r.stdout).deployment.details.pid)
+    }
+    await deploy()
+    await writeFile(path.join(dir, 'mlx.yaml'), (await readFile(path.join(dir, 'mlx.yaml'), 'utf8')).replace(/^version: .*$/m, 'version: 1.1.0'))
+    await deploy()
+    const live = async () => ((await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as { info: { version: string } }).info.version
+
+    const bad = await mlx(['rollback', dir, '--to', '9.9.9'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("no ready local release matches '9.9.9'")
+
+    const back = await mlx(['rollback', dir, '--json'])
+    expect(back.code, back.stderr).toBe(0)
+    const out = JSON.parse(back.stdout)
+    pids.push(out.deployment.details.pid)
+    expect(out).toMatchObject({ target: 'local', version: '1.0.0' })
+    expect(await live()).toBe('1.0.0')
+
+    const forward = await mlx(['rollback', dir, '--to', '1.1.0', '--json'])
+    expect(forward.code, forward.stderr).toBe(0)
+    pids.push(JSON.parse(forward.stdout).deployment.details.pid)
+    expect(await live()).toBe('1.1.0')
+    const history = JSON.parse(await readFile(path.join(dir, '.mlx/deployments.json'), 'utf8')).deployments
+    expect(history.map((d: { version: string; details?: { rollback?: boolean } }) => `${d.version}${d.details?.rollback ? ' (rollback)' : ''}`)).toEqual(['1.0.0', '1.1.0', '1.0.0 (rollback)', '1.1.0 (rollback)'])
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
+  })
 })

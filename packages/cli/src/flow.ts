@@ -28,7 +28,6 @@ export async function packageProject(
   opts: { target: string; out?: string; env?: string; log: Logger; flags: Record<string, unknown>; signal?: AbortSignal },
 ): Promise<PackageRun> {
   const target = registry.target(opts.target)
-  const config = targetConfig(target, project)
   const outDir = path.resolve(opts.out ?? path.join(project.root, '.mlx', target.name))
   const used = new Set(Object.values(project.models).map((m) => m.runtime))
   for (const r of used) registry.runtime(r) // a missing runtime fails here, before any file is written
@@ -43,26 +42,35 @@ export async function packageProject(
           Object.keys({ ...p.plugin.preprocess, ...p.plugin.postprocess }).some((op) => ops.has(op))),
     )
     .map((p) => p.pkg!)
-  const ctx: TargetContext = {
+  const ctx = targetContext(project, target, { ...opts, outDir })
+  const bundle = await opts.log.step('Bundling app, models and runtimes', () =>
+    buildBundle(project, {
+      outDir: path.join(outDir, 'bundle'),
+      runtimePackages,
+      coreDir: CORE_DIR,
+      platform: parsePlatform((opts.flags.platform as string | undefined) ?? target.bundlePlatform?.(ctx.config, opts.flags)),
+      sourceLock: findLockfile(CORE_DIR),
+    }),
+  )
+  const artifact = await opts.log.step(`Packaging for ${target.name}`, () => target.package(bundle, ctx))
+  return { target, ctx, bundle, artifact }
+}
+
+/** The context a target's package/deploy/status/rollback runs in; config is validated here. */
+export function targetContext(
+  project: Project,
+  target: Target,
+  opts: { outDir?: string; env?: string; log: Logger; flags: Record<string, unknown>; signal?: AbortSignal },
+): TargetContext {
+  return {
     project,
-    config,
+    config: targetConfig(target, project),
     env: opts.env,
-    outDir,
+    outDir: opts.outDir ?? path.join(project.root, '.mlx', target.name),
     log: opts.log,
     signal: opts.signal ?? new AbortController().signal,
     credentials: envCredentials(),
     flags: opts.flags,
     history: new DeploymentLog(project.root),
   }
-  const bundle = await opts.log.step('Bundling app, models and runtimes', () =>
-    buildBundle(project, {
-      outDir: path.join(outDir, 'bundle'),
-      runtimePackages,
-      coreDir: CORE_DIR,
-      platform: parsePlatform((opts.flags.platform as string | undefined) ?? target.bundlePlatform?.(config, opts.flags)),
-      sourceLock: findLockfile(CORE_DIR),
-    }),
-  )
-  const artifact = await opts.log.step(`Packaging for ${target.name}`, () => target.package(bundle, ctx))
-  return { target, ctx, bundle, artifact }
 }

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
-import { findCredentials } from './auth.js'
+import { findCredentials, type BasicCredentials } from './auth.js'
 import { renderDockerfile } from './dockerfile.js'
 import { buildImage, formatBytes, type LayerInfo } from './image.js'
 import { nodeArch, parseImagePlatform, platformString, type Descriptor } from './oci.js'
 import { pushImage } from './push.js'
 import { formatRef, isValidTag, parseBaseSource, parseDestination, type Destination } from './reference.js'
-import { RegistryClient, RegistryError } from './registry.js'
+import { RegistryClient, RegistryError, type PushStats } from './registry.js'
 
 export const DEFAULT_BASE = 'docker.io/library/node:20-bookworm-slim'
 
@@ -264,43 +264,16 @@ export const dockerTarget: Target & { bundlePlatform(config: Record<string, unkn
 
   async deploy(artifact, ctx): Promise<Deployment> {
     const s = settings(ctx)
-    const cfg = s.cfg
-    const d = artifact.details as unknown as ArtifactDetails
-    const dest = destination(ctx, s.registry)
-    const credentials = await findCredentials(dest.registry, ctx.credentials, { destination: true })
-    if (!credentials && dest.registry === 'ghcr.io') {
-      throw new MlxError('CREDENTIALS_MISSING', 'pushing to ghcr.io needs a token.', {
-        hint: 'set GITHUB_TOKEN (in Actions, with `permissions: packages: write`) or GHCR_TOKEN (a PAT with write:packages), or `docker login ghcr.io`.',
-      })
-    }
-    const client = new RegistryClient({ registry: dest.registry, insecure: s.insecure, credentials, log: ctx.log, signal: ctx.signal, attempts: cfg.retries + 1, chunkSize: cfg.chunkSize })
-    const image = `${dest.registry}/${dest.repository}`
-    try {
-      const result = await ctx.log.step(`Pushing ${image} (${d.tags.join(', ')})`, () =>
-        pushImage(client, { layoutDir: artifact.paths.layout!, manifest: d.manifest, dest, tags: d.tags, mountFrom: d.base.registry === dest.registry ? d.base.repository : undefined }, ctx.log),
-      )
-      const st = result.stats
-      ctx.log.info(`  pushed ${result.ref}: ${st.uploaded} blob(s) uploaded (${formatBytes(st.uploadedBytes)}), ${st.mounted} mounted, ${st.existing} already there${st.retries ? `, ${st.retries} retried` : ''}`)
-      return {
-        target: 'docker',
-        env: ctx.env,
-        url: result.ref,
-        version: artifact.version,
-        digest: result.digest,
-        time: new Date().toISOString(),
-        status: 'ready',
-        details: { image, tags: d.tags.map((t) => `${image}:${t}`), platform: d.platform, base: d.base, ...st },
-      }
-    } catch (err) {
-      if (err instanceof MlxError || !(err instanceof RegistryError || err instanceof TypeError || (err as Error).name === 'TimeoutError')) throw err
-      const st = client.stats
-      throw new MlxError('DEPLOY_FAILED', `pushing ${image} failed: ${(err as Error).message}. ${st.uploaded} blob(s) were uploaded before it stopped; no manifest was written.`, {
-        hint:
-          (err as RegistryError).status === 401 || (err as RegistryError).status === 403
-            ? 'check the registry credentials (MLX_REGISTRY_USER/MLX_REGISTRY_PASSWORD, GITHUB_TOKEN/GHCR_TOKEN for ghcr.io, or ~/.docker/config.json).'
-            : 'run the same deploy again: blobs already in the registry are not sent twice, and the manifest is written only once every blob is there.',
-        cause: err,
-      })
+    const pushed = await pushArtifact(artifact, ctx, { registry: s.registry })
+    return {
+      target: 'docker',
+      env: ctx.env,
+      url: pushed.ref,
+      version: artifact.version,
+      digest: pushed.digest,
+      time: new Date().toISOString(),
+      status: 'ready',
+      details: { image: pushed.image, tags: pushed.tags, platform: pushed.platform, base: pushed.base, ...pushed.stats },
     }
   },
 
@@ -316,4 +289,60 @@ export const dockerTarget: Target & { bundlePlatform(config: Record<string, unkn
     const there = await client.hasManifest(repo, last.digest).catch(() => undefined)
     return { ...last, status: there ? 'ready' : 'unknown' }
   },
+}
+
+export interface PushedImage {
+  /** REGISTRY/REPOSITORY, without tag or digest. */
+  readonly image: string
+  /** REGISTRY/REPOSITORY@sha256:…: what a platform should run (a tag can move, a digest cannot). */
+  readonly ref: string
+  readonly digest: string
+  readonly tags: string[]
+  readonly platform: string
+  readonly base: ArtifactDetails['base']
+  readonly stats: PushStats
+}
+
+/**
+ * Pushes an image artifact (from this target's package) to `registry`: the docker target's own
+ * deploy, and the step every image-based target (cloudrun, railway, helm) takes before it tells its
+ * platform to run the image. Credentials default to the docker lookup (MLX_REGISTRY_*, GHCR
+ * tokens, ~/.docker/config.json); a target with its own (Cloud Run's access token) passes them.
+ */
+export async function pushArtifact(
+  artifact: Artifact,
+  ctx: TargetContext,
+  opts: { registry: string | undefined; credentials?: BasicCredentials; insecure?: boolean },
+): Promise<PushedImage> {
+  const s = settings(ctx)
+  const cfg = s.cfg
+  const d = artifact.details as unknown as ArtifactDetails
+  const dest = destination(ctx, opts.registry)
+  const credentials = opts.credentials ?? (await findCredentials(dest.registry, ctx.credentials, { destination: true }))
+  if (!credentials && dest.registry === 'ghcr.io') {
+    throw new MlxError('CREDENTIALS_MISSING', 'pushing to ghcr.io needs a token.', {
+      hint: 'set GITHUB_TOKEN (in Actions, with `permissions: packages: write`) or GHCR_TOKEN (a PAT with write:packages), or `docker login ghcr.io`.',
+    })
+  }
+  const insecure = opts.insecure ?? s.insecure
+  const client = new RegistryClient({ registry: dest.registry, insecure, credentials, log: ctx.log, signal: ctx.signal, attempts: (cfg.retries ?? 4) + 1, chunkSize: cfg.chunkSize })
+  const image = `${dest.registry}/${dest.repository}`
+  try {
+    const result = await ctx.log.step(`Pushing ${image} (${d.tags.join(', ')})`, () =>
+      pushImage(client, { layoutDir: artifact.paths.layout!, manifest: d.manifest, dest, tags: d.tags, mountFrom: d.base.registry === dest.registry ? d.base.repository : undefined }, ctx.log),
+    )
+    const st = result.stats
+    ctx.log.info(`  pushed ${result.ref}: ${st.uploaded} blob(s) uploaded (${formatBytes(st.uploadedBytes)}), ${st.mounted} mounted, ${st.existing} already there${st.retries ? `, ${st.retries} retried` : ''}`)
+    return { image, ref: result.ref, digest: result.digest, tags: d.tags.map((t) => `${image}:${t}`), platform: d.platform, base: d.base, stats: st }
+  } catch (err) {
+    if (err instanceof MlxError || !(err instanceof RegistryError || err instanceof TypeError || (err as Error).name === 'TimeoutError')) throw err
+    const st = client.stats
+    throw new MlxError('DEPLOY_FAILED', `pushing ${image} failed: ${(err as Error).message}. ${st.uploaded} blob(s) were uploaded before it stopped; no manifest was written.`, {
+      hint:
+        (err as RegistryError).status === 401 || (err as RegistryError).status === 403
+          ? `check the registry credentials${credentials ? ` (from ${credentials.source})` : ''} (MLX_REGISTRY_USER/MLX_REGISTRY_PASSWORD, GITHUB_TOKEN/GHCR_TOKEN for ghcr.io, or ~/.docker/config.json).`
+          : 'run the same deploy again: blobs already in the registry are not sent twice, and the manifest is written only once every blob is there.',
+      cause: err,
+    })
+  }
 }

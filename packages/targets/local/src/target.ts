@@ -136,6 +136,9 @@ export const localTarget: Target = {
   async rollback(to, ctx) {
     const releases = ctx.history.list('local').filter((d) => d.status === 'ready')
     const current = releases.at(-1)
+    if (!to && typeof ctx.flags.to === 'string') {
+      throw new MlxError('USAGE', `no ready local release matches '${ctx.flags.to}'.`, { hint: '`mlx status --target local --history` lists the recorded versions and digests.' })
+    }
     const target = to ?? [...releases].reverse().find((d) => d.digest !== current?.digest)
     if (!target?.details?.bundle) throw new MlxError('DEPLOY_FAILED', 'no earlier local release to roll back to.', { hint: '`mlx status --target local` lists what was deployed.' })
     return this.deploy({ target: 'local', version: target.version, digest: target.digest, paths: { bundle: String(target.details.bundle), entry: path.join(String(target.details.bundle), 'server.mjs') } }, ctx)

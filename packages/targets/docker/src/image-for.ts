@@ -1,0 +1,25 @@
+import path from 'node:path'
+import { targetConfig, type Artifact, type TargetContext } from '@mlx/core'
+import type { Bundle } from '@mlx/core'
+import { dockerTarget } from './target.js'
+
+/**
+ * What an image-based target (cloudrun, railway, helm) uses to get the same image the docker
+ * target builds: the docker settings come from targets.docker in mlx.yaml (with its defaults) and
+ * the CLI's docker flags (--base, --platform, --tag, --insecure-registry); `config` overrides
+ * them, and the image is written under <the target's out dir>/image.
+ */
+export function imageContext(ctx: TargetContext, opts: { config?: Record<string, unknown>; outDir?: string } = {}): TargetContext {
+  const base = targetConfig(dockerTarget, ctx.project)
+  return { ...ctx, config: { ...base, ...opts.config }, outDir: opts.outDir ?? path.join(ctx.outDir, 'image') }
+}
+
+/** Builds the image (OCI layout + Dockerfile) for another target's artifact; no network unless the base must be pulled. */
+export function packageImage(bundle: Bundle, ctx: TargetContext, opts: { config?: Record<string, unknown>; outDir?: string } = {}): Promise<Artifact> {
+  return dockerTarget.package(bundle, imageContext(ctx, opts))
+}
+
+/** The platform images are built for, so the bundle's native modules match it. */
+export function imageBundlePlatform(config: Record<string, unknown>, flags: Readonly<Record<string, unknown>>): string {
+  return (typeof flags.platform === 'string' && flags.platform) || (typeof config.platform === 'string' && config.platform) || 'linux/amd64'
+}

@@ -1,0 +1,4 @@
+import { definePlugin } from '@mlx/core'
+
+// Filled in by its issue; registered so the workspace builds.
+export default definePlugin({ name: '@mlx/target-ubiops' })
