@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { envCredentials } from '@mlx/core'
@@ -47,7 +47,7 @@ describe('findCredentials', () => {
   })
   afterAll(() => rm(dir, { recursive: true, force: true }))
 
-  const env = (vars: Record<string, string>) => envCredentials({ DOCKER_CONFIG: dir, ...vars })
+  const env = (vars: Record<string, string>) => envCredentials({ DOCKER_CONFIG: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg'), ...vars })
 
   it('prefers MLX_REGISTRY_USER/PASSWORD for the destination only', async () => {
     const e = env({ MLX_REGISTRY_USER: 'me', MLX_REGISTRY_PASSWORD: 's3cret' })
@@ -68,6 +68,21 @@ describe('findCredentials', () => {
     expect(await findCredentials('docker.io', env({}), { destination: false })).toMatchObject({ username: 'hubuser', password: 'hubpass' })
     expect(await findCredentials('quay.io', env({}), { destination: true })).toBeUndefined()
     expect(await findCredentials('quay.io', envCredentials({ DOCKER_CONFIG: path.join(dir, 'nope') }), { destination: true })).toBeUndefined()
+  })
+
+  it("reads podman/skopeo's auth.json before docker's config.json, REGISTRY_AUTH_FILE first", async () => {
+    const podman = path.join(dir, 'xdg', 'containers')
+    await mkdir(podman, { recursive: true })
+    await writeFile(path.join(podman, 'auth.json'), JSON.stringify({ auths: { 'ghcr.io': { auth: Buffer.from('podmanuser:ghp_podman').toString('base64') } } }))
+    const explicit = path.join(dir, 'explicit-auth.json')
+    await writeFile(explicit, JSON.stringify({ auths: { 'quay.io': { auth: Buffer.from('quayuser:quaypass').toString('base64') } } }))
+    const fromPodman = await findCredentials('ghcr.io', env({}), { destination: true })
+    expect(fromPodman).toMatchObject({ username: 'podmanuser', password: 'ghp_podman' })
+    expect(fromPodman!.source).toBe(`${path.join(podman, 'auth.json')} (auths["ghcr.io"])`)
+    // A host only docker knows still comes from docker's file.
+    expect(await findCredentials('docker.io', env({}), { destination: false })).toMatchObject({ username: 'hubuser' })
+    expect(await findCredentials('quay.io', env({ REGISTRY_AUTH_FILE: explicit }), { destination: true })).toMatchObject({ username: 'quayuser', password: 'quaypass' })
+    await rm(path.join(dir, 'xdg'), { recursive: true, force: true })
   })
 
   it('builds a Basic header', () => {

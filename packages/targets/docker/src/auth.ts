@@ -101,8 +101,11 @@ export function dockerConfigPath(env: Credentials): string {
  * Credentials for `registry`, first match wins:
  *  1. MLX_REGISTRY_USER + MLX_REGISTRY_PASSWORD (only for the registry mlx pushes to);
  *  2. for ghcr.io: GHCR_TOKEN or GITHUB_TOKEN, user GITHUB_ACTOR (any non-empty name works with a PAT);
- *  3. docker's config.json: `auths[host].auth` (base64 user:password), else a credential helper
- *     (`credHelpers[host]` or `credsStore`) run as `docker-credential-<name> get`.
+ *  3. the containers auth files (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+ *     ~/.config/containers/auth.json, as podman/skopeo write them), then docker's config.json:
+ *     `auths[host].auth` (base64 user:password), else a credential helper (`credHelpers[host]` or
+ *     `credsStore`) run as `docker-credential-<name> get`. (docker's `identitytoken` entries,
+ *     an OAuth refresh token, are not used: log in with a password or token instead.)
  * Nothing found: anonymous, which is enough to pull public images.
  */
 export async function findCredentials(registry: string, env: Credentials, opts: { destination: boolean }): Promise<BasicCredentials | undefined> {
@@ -115,29 +118,43 @@ export async function findCredentials(registry: string, env: Credentials, opts: 
       if (token) return { username: env.get('GITHUB_ACTOR') ?? user ?? 'mlx', password: token, source: name }
     }
   }
-  const file = dockerConfigPath(env)
-  let cfg: DockerConfig
-  try {
-    cfg = JSON.parse(await readFile(file, 'utf8')) as DockerConfig
-  } catch {
-    return undefined
-  }
-  for (const key of configKeys(registry)) {
-    const a = cfg.auths?.[key]
-    if (!a) continue
-    if (a.auth) {
-      const decoded = Buffer.from(a.auth, 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
-      if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source: `${file} (auths["${key}"])` }
+  // podman/skopeo/buildah read their own auth.json before docker's file; the format is the same.
+  for (const file of authFiles(env)) {
+    let cfg: DockerConfig
+    try {
+      cfg = JSON.parse(await readFile(file, 'utf8')) as DockerConfig
+    } catch {
+      continue
     }
-    if (a.username && a.password) return { username: a.username, password: a.password, source: `${file} (auths["${key}"])` }
-  }
-  const helper = configKeys(registry).map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore
-  if (helper) {
-    const got = await credentialHelper(helper, registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry).catch(() => undefined)
-    if (got) return { ...got, source: `docker-credential-${helper}` }
+    for (const key of configKeys(registry)) {
+      const a = cfg.auths?.[key]
+      if (!a) continue
+      if (a.auth) {
+        const decoded = Buffer.from(a.auth, 'base64').toString('utf8')
+        const colon = decoded.indexOf(':')
+        if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source: `${file} (auths["${key}"])` }
+      }
+      if (a.username && a.password) return { username: a.username, password: a.password, source: `${file} (auths["${key}"])` }
+    }
+    const helper = configKeys(registry).map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore
+    if (helper) {
+      const got = await credentialHelper(helper, registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry).catch(() => undefined)
+      if (got) return { ...got, source: `docker-credential-${helper}` }
+    }
   }
   return undefined
+}
+
+/** Where `podman login`, `skopeo login` and `docker login` keep credentials, in the order podman reads them. */
+export function authFiles(env: Credentials): string[] {
+  const files: string[] = []
+  const explicit = env.get('REGISTRY_AUTH_FILE')
+  if (explicit) files.push(explicit)
+  const runtime = env.get('XDG_RUNTIME_DIR')
+  if (runtime) files.push(path.join(runtime, 'containers', 'auth.json'))
+  files.push(path.join(env.get('XDG_CONFIG_HOME') ?? path.join(os.homedir(), '.config'), 'containers', 'auth.json'))
+  files.push(dockerConfigPath(env))
+  return files
 }
 
 /** The docker credential-helper protocol: the server URL on stdin, `{Username, Secret}` on stdout. */
