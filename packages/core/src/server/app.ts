@@ -126,7 +126,8 @@ export function createServer(project: Project, opts: ServerOptions): MlxServer {
       handler: async (req) => {
         const fn = serving?.endpoints.get(ep.name)
         if (!fn) throw new HttpError(503, loadError ? `models failed to load: ${(loadError as Error).message}` : 'models are still loading; retry when /readyz answers 200')
-        return fn({ body: await readBody(req), query: req.query as Record<string, unknown>, contentType: req.headers['content-type'] })
+        const body = await readBody(req)
+        return answerWithin(fn({ body, query: req.query as Record<string, unknown>, contentType: req.headers['content-type'] }), project.server.requestTimeoutMs)
       },
     })
   }
@@ -202,4 +203,21 @@ export function installGracefulShutdown(server: MlxServer, log: Logger, exit: (c
   }
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))
+}
+
+/**
+ * A request whose model takes longer than server.requestTimeoutMs gets a 504 instead of holding
+ * its client (and a proxy's connection) open. Runtimes cannot cancel a run, so the computation
+ * finishes in the background and its result is dropped.
+ */
+function answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError(504, `the endpoint took longer than server.requestTimeoutMs (${ms} ms) to answer; retry, send fewer rows, or raise server.requestTimeoutMs in mlx.yaml`)),
+      ms,
+    )
+  })
+  work.catch(() => {}) // a run that fails after the 504 was sent has nobody left to tell
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }

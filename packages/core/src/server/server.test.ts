@@ -249,6 +249,33 @@ describe('server limits from mlx.yaml', () => {
   })
 })
 
+describe('server.requestTimeoutMs bounds the time to answer', () => {
+  it('answers 504 naming the setting when the model is slower, then serves the next request', async () => {
+    const p = await titanicWith('server:\n  requestTimeoutMs: 300\n')
+    let stall = true
+    // The real onnx model, with a run() that can be held back: a model slower than the setting.
+    const slow: Runtime = {
+      name: 'onnx',
+      async load(spec, ctx) {
+        const real = await onnxRuntime.load(spec, ctx)
+        return { ...real, run: async (feeds) => (stall ? new Promise(() => {}) : real.run(feeds)), dispose: () => real.dispose() }
+      },
+    }
+    const s = createServer(p, { runtime: () => slow, log: silentLogger })
+    try {
+      await s.ready
+      const res = await s.app.inject({ method: 'POST', url: '/predict_function', payload: SEED })
+      expect(res.statusCode).toBe(504)
+      expect(res.json().detail).toMatch(/longer than server\.requestTimeoutMs \(300 ms\)/)
+      stall = false
+      const ok = await s.app.inject({ method: 'POST', url: '/predict_function', payload: SEED })
+      expect(ok.statusCode).toBe(200)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
 describe('OpenAPI and docs', () => {
   let doc: any
   let reference: Record<string, unknown>[]
