@@ -17,6 +17,8 @@ export interface ModelSpec {
   readonly relPath: string
   readonly description?: string
   readonly options: Readonly<Record<string, unknown>>
+  /** Adaptive batching, when the manifest asks for it (defaults filled in). */
+  readonly batching?: { readonly maxBatchSize: number; readonly maxWaitMs: number }
 }
 
 /** A feature as the server validates it: inferred from reference data, refined by the manifest. */
@@ -106,7 +108,7 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
   const models: Record<string, ModelSpec> = {}
   for (const [name, m] of Object.entries(decl.models)) {
     const abs = await inside(['models', name, 'path'], m.path, 'model file')
-    models[name] = { name, runtime: m.runtime, path: abs, relPath: m.path, description: m.description, options: m.options ?? {} }
+    models[name] = { name, runtime: m.runtime, path: abs, relPath: m.path, description: m.description, options: m.options ?? {}, ...(m.batching ? { batching: { maxBatchSize: m.batching.maxBatchSize ?? 64, maxWaitMs: m.batching.maxWaitMs ?? 2 } } : {}) }
   }
   const declared = Object.keys(models)
   const include: string[] = []

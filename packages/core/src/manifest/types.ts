@@ -50,7 +50,7 @@ export interface ManifestDecl {
   name: string
   version?: string
   description?: string
-  models: Record<string, { runtime: string; path: string; description?: string; options?: Record<string, unknown> }>
+  models: Record<string, { runtime: string; path: string; description?: string; options?: Record<string, unknown>; batching?: { maxBatchSize?: number; maxWaitMs?: number } }>
   endpoints: Record<string, EndpointDecl>
   server?: ServerDecl
   include?: string[]

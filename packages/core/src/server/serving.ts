@@ -48,7 +48,7 @@ export async function loadServing(project: Project, opts: ServingOptions): Promi
       }
       models.set(spec.name, model)
       runtimeOf.set(spec.name, spec.runtime)
-      runners.set(spec.name, new ModelRunner(spec.name, model, opts.metrics?.model(spec.name) ?? (() => {})))
+      runners.set(spec.name, new ModelRunner(spec.name, model, opts.metrics?.model(spec.name) ?? (() => {}), spec.batching, opts.log))
     }
     const endpoints = new Map<string, EndpointFn>()
     for (const ep of project.endpoints) {
