@@ -1,4 +1,10 @@
 import { definePlugin } from '@mlx/core'
+import { railwayTarget } from './target.js'
 
-// Filled in by its issue; registered so the workspace builds.
-export default definePlugin({ name: '@mlx/target-railway' })
+export { railwayTarget, variablesFor } from './target.js'
+export { RailwayClient, RailwayApiError, retryAfterMs, DEFAULT_API_URL, type RailwayToken, type TokenKind } from './api.js'
+export { configSchema, settings, findToken, type RailwayConfig, type Settings } from './config.js'
+export { renderRailwayJson, renderProcfile, START_COMMAND } from './files.js'
+export * as operations from './operations.js'
+
+export default definePlugin({ name: '@mlx/target-railway', targets: [railwayTarget] })
