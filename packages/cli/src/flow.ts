@@ -48,7 +48,7 @@ export async function packageProject(
       outDir: path.join(outDir, 'bundle'),
       runtimePackages,
       coreDir: CORE_DIR,
-      platform: parsePlatform((opts.flags.platform as string | undefined) ?? target.bundlePlatform?.(ctx.config, opts.flags)),
+      platform: parsePlatform((opts.flags.platform as string | undefined) ?? target.bundlePlatform?.(ctx.config, opts.flags, project)),
       sourceLock: findLockfile(CORE_DIR),
     }),
   )

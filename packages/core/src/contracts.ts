@@ -124,7 +124,7 @@ export interface Target {
   readonly description?: string
   readonly configSchema: JSONSchema
   /** The OS/ARCH the bundle must be built for when --platform is not given (images: linux/amd64). */
-  bundlePlatform?(config: Record<string, unknown>, flags: Readonly<Record<string, unknown>>): string | undefined
+  bundlePlatform?(config: Record<string, unknown>, flags: Readonly<Record<string, unknown>>, project?: Project): string | undefined
   package(bundle: Bundle, ctx: TargetContext): Promise<Artifact>
   plan(artifact: Artifact, ctx: TargetContext): Promise<Plan>
   deploy(artifact: Artifact, ctx: TargetContext): Promise<Deployment>

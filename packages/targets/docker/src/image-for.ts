@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { targetConfig, type Artifact, type TargetContext } from '@mlx/core'
-import type { Bundle } from '@mlx/core'
+import type { Bundle, Project } from '@mlx/core'
 import { dockerTarget } from './target.js'
 
 /**
@@ -19,7 +19,11 @@ export function packageImage(bundle: Bundle, ctx: TargetContext, opts: { config?
   return dockerTarget.package(bundle, imageContext(ctx, opts))
 }
 
-/** The platform images are built for, so the bundle's native modules match it. */
-export function imageBundlePlatform(config: Record<string, unknown>, flags: Readonly<Record<string, unknown>>): string {
-  return (typeof flags.platform === 'string' && flags.platform) || (typeof config.platform === 'string' && config.platform) || 'linux/amd64'
+/**
+ * The platform images are built for, so the bundle's native modules match it: --platform, else
+ * the target's own `platform` setting, else targets.docker.platform, else linux/amd64.
+ */
+export function imageBundlePlatform(config: Record<string, unknown>, flags: Readonly<Record<string, unknown>>, project?: Project): string {
+  const docker = project?.targets.docker?.platform
+  return (typeof flags.platform === 'string' && flags.platform) || (typeof config.platform === 'string' && config.platform) || (typeof docker === 'string' && docker) || 'linux/amd64'
 }

@@ -111,8 +111,8 @@ export const railwayTarget: Target = {
   name: NAME,
   description: 'Railway: the image pushed to GHCR (or any registry) and deployed through Railway’s GraphQL API, with a domain.',
   configSchema,
-  // The image's platform (--platform, else linux/amd64), so the bundle's native modules match it.
-  bundlePlatform: (_config, flags) => imageBundlePlatform({}, flags),
+  // The image's platform (--platform, else targets.docker.platform, else linux/amd64), so the bundle's native modules match it.
+  bundlePlatform: (_config, flags, project) => imageBundlePlatform({}, flags, project),
 
   async package(bundle, ctx): Promise<Artifact> {
     const s = settings(ctx)
