@@ -29,8 +29,9 @@ export default class Deploy extends MlxCommand {
     process.once('SIGINT', onSignal)
     try {
       const { target, ctx, artifact } = await packageProject(project, registry, { target: flags.target, out: flags.out, env: flags.env, log: this.out, flags, signal: abort.signal })
-      const plan = await target.plan(artifact, ctx)
       if (flags['dry-run']) {
+        // Only a dry run asks for the plan: a target's plan may read the platform's live state.
+        const plan = await target.plan(artifact, ctx)
         this.say(`Dry run: deploying ${project.name} ${artifact.version} to ${target.name} would:`)
         plan.steps.forEach((s, i) => this.say(`  ${i + 1}. ${s.action}: ${s.detail}`))
         return { dryRun: true, target: target.name, version: artifact.version, paths: artifact.paths, plan: plan.steps }

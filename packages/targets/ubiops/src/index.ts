@@ -1,4 +1,8 @@
 import { definePlugin } from '@mlx/core'
+import { ubiopsTarget } from './target.js'
 
-// Filled in by its issue; registered so the workspace builds.
-export default definePlugin({ name: '@mlx/target-ubiops' })
+export { ubiopsTarget }
+export { UbiopsClient, UbiopsApiError, retryDelay } from './api.js'
+export { endpointPlan, specFiles, type DataType, type EndpointPlan, type Field } from './spec.js'
+export { writeZip, listZip } from './zip.js'
+export default definePlugin({ name: '@mlx/target-ubiops', targets: [ubiopsTarget] })
