@@ -1,0 +1,104 @@
+import { sleep } from './sleep.js'
+import { MlxError, type Logger } from '@mlx/core'
+import type { Cluster } from './cluster.js'
+import type { KubeObject } from './render.js'
+import { describeProblem, hintFor, podProblems, rolloutState, STUCK, type PodProblem } from './rollout.js'
+
+export interface ApplyOptions {
+  namespace: string
+  createNamespace: boolean
+  timeoutMs: number
+  pollMs: number
+  logLines: number
+  log: Logger
+  signal: AbortSignal
+}
+
+const key = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
+
+export class RolloutFailed extends Error {
+  constructor(
+    message: string,
+    readonly problems: PodProblem[],
+    readonly logs: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Server-side applies the objects in order (the namespace first, when asked). */
+export async function applyObjects(cluster: Cluster, objects: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
+  if (opts.createNamespace && opts.namespace !== 'default') {
+    await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.namespace } }).catch((err: unknown) => {
+      // A user may deploy into a namespace they cannot create (or even read at cluster scope).
+      if (err instanceof MlxError && /HTTP 403/.test(err.message)) opts.log.warn(`  cannot create namespace ${opts.namespace} (forbidden); assuming it exists`)
+      else throw err
+    })
+  }
+  for (const o of objects) {
+    await cluster.apply(o)
+    opts.log.info(`  applied ${key(o)} in ${opts.namespace}`)
+  }
+}
+
+/** Deletes what `previous` had and `current` does not (an Ingress turned off, an HPA removed). */
+export async function pruneObjects(cluster: Cluster, previous: readonly KubeObject[], current: readonly KubeObject[], log: Logger): Promise<string[]> {
+  const keep = new Set(current.map(key))
+  const gone = previous.filter((o) => !keep.has(key(o)))
+  for (const o of gone) {
+    await cluster.delete(o)
+    log.info(`  deleted ${key(o)} (no longer rendered)`)
+  }
+  return gone.map(key)
+}
+
+/**
+ * Polls the Deployment like `kubectl rollout status` until it is rolled out, its progress
+ * deadline passes, every new pod is stuck for a reason waiting cannot fix, or time runs out.
+ * On failure the pods' reasons and the last log lines of a failing container come with it.
+ */
+export async function waitForRollout(cluster: Cluster, deployment: KubeObject, opts: ApplyOptions): Promise<void> {
+  const name = deployment.metadata.name
+  const selector = ((deployment.spec as { selector?: { matchLabels?: Record<string, string> } })?.selector?.matchLabels ?? {}) as Record<string, string>
+  const until = Date.now() + opts.timeoutMs
+  let last = ''
+  for (;;) {
+    const d = await cluster.deployment(name, opts.namespace)
+    const state = rolloutState(d)
+    if (state.done) {
+      opts.log.info(`  ${state.message}`)
+      return
+    }
+    if (state.message !== last) opts.log.info(`  waiting: ${state.message}`)
+    last = state.message
+    let stuck = false
+    if (!state.failed) {
+      // Pods stuck in ImagePullBackOff or CrashLoopBackOff will not recover by waiting for the whole timeout.
+      const problems = podProblems(await cluster.pods(opts.namespace, selector))
+      const current = problems.filter((p) => p.reason !== 'NotReady')
+      stuck = current.length > 0 && current.every((p) => STUCK.has(p.reason) && (p.reason !== 'CrashLoopBackOff' || (p.restarts ?? 0) >= 2))
+    }
+    if (state.failed || stuck || Date.now() >= until) {
+      const why = state.failed ? state.message : stuck ? 'its pods cannot start' : `not ready after ${Math.round(opts.timeoutMs / 1000)}s (${state.message})`
+      throw await diagnose(cluster, name, selector, why, opts)
+    }
+    await sleep(Math.min(opts.pollMs, Math.max(until - Date.now(), 0)), opts.signal)
+  }
+}
+
+async function diagnose(cluster: Cluster, name: string, selector: Record<string, string>, why: string, opts: ApplyOptions): Promise<RolloutFailed> {
+  const problems = podProblems(await cluster.pods(opts.namespace, selector).catch(() => []))
+  const lines = [`deployment/${name} in ${opts.namespace} did not roll out: ${why}.`]
+  if (problems.length) lines.push(...problems.slice(0, 10).map((p) => `  - ${describeProblem(p)}`))
+  else lines.push('  (no pods were found for the deployment: check `kubectl get events` in the namespace)')
+  let logs = ''
+  const failing = problems.find((p) => p.container && (p.crashed || p.reason === 'NotReady'))
+  if (failing && opts.logLines > 0) {
+    logs = await cluster.podLog(failing.pod, opts.namespace, failing.container!, opts.logLines, Boolean(failing.crashed && failing.reason !== 'NotReady'))
+    if (!logs && failing.crashed) logs = await cluster.podLog(failing.pod, opts.namespace, failing.container!, opts.logLines, false)
+    if (logs.trim()) lines.push(`  last ${opts.logLines} log lines of ${failing.pod}:`, ...logs.trimEnd().split('\n').slice(-opts.logLines).map((l) => `    | ${l}`))
+  }
+  return new RolloutFailed(lines.join('\n'), problems, logs)
+}
+
+export { hintFor }

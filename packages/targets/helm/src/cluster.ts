@@ -1,0 +1,163 @@
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node'
+import { MlxError, type Logger } from '@mlx/core'
+import { sleep } from './sleep.js'
+
+export const FIELD_MANAGER = 'mlx'
+
+export interface ClusterOptions {
+  context?: string
+  retries: number
+  retryBaseMs: number
+  log: Logger
+  signal: AbortSignal
+}
+
+/** Where the kubeconfig points, for messages: never the credentials. */
+export interface ClusterInfo {
+  context: string
+  server: string
+}
+
+
+function bodyMessage(body: unknown): string | undefined {
+  let b = body
+  if (typeof body === 'string') {
+    try {
+      b = JSON.parse(body)
+    } catch {
+      return body.slice(0, 300) || undefined
+    }
+  }
+  return typeof b === 'object' && b !== null && typeof (b as { message?: unknown }).message === 'string' ? (b as { message: string }).message : undefined
+}
+
+const transient = (err: unknown) =>
+  err instanceof ApiException ? err.code === 429 || err.code >= 500 : /ECONNRESET|ECONNREFUSED|socket hang up|fetch failed|other side closed/i.test(String((err as Error)?.message) + String((err as { cause?: Error })?.cause?.message))
+
+function retryAfterMs(err: unknown): number | undefined {
+  if (!(err instanceof ApiException)) return undefined
+  const h = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]
+  if (h === undefined) return undefined
+  const s = Number(h)
+  if (Number.isFinite(s)) return Math.min(s * 1000, 30_000)
+  const at = Date.parse(h)
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(at - Date.now(), 0), 30_000)
+}
+
+/**
+ * The few Kubernetes API calls deploy needs, through @kubernetes/client-node with the user's
+ * kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster). Requests are retried on 429 (honouring
+ * Retry-After), 5xx and dropped connections, with bounded exponential backoff.
+ */
+export class Cluster {
+  readonly info: ClusterInfo
+  private readonly objects: KubernetesObjectApi
+  private readonly apps: AppsV1Api
+  private readonly core: CoreV1Api
+
+  constructor(
+    readonly kc: KubeConfig,
+    private readonly opts: ClusterOptions,
+  ) {
+    const cluster = kc.getCurrentCluster()
+    this.info = { context: kc.getCurrentContext(), server: cluster?.server ?? '' }
+    this.objects = KubernetesObjectApi.makeApiClient(kc)
+    this.apps = kc.makeApiClient(AppsV1Api)
+    this.core = kc.makeApiClient(CoreV1Api)
+  }
+
+  static fromDefault(opts: ClusterOptions): Cluster {
+    const kc = new KubeConfig()
+    try {
+      kc.loadFromDefault()
+    } catch (err) {
+      throw new MlxError('CREDENTIALS_MISSING', `could not read the kubeconfig: ${(err as Error).message}`, { hint: 'set KUBECONFIG to a valid kubeconfig file, or fix ~/.kube/config.' })
+    }
+    if (opts.context) {
+      if (!kc.getContextObject(opts.context)) {
+        throw new MlxError('TARGET_CONFIG_INVALID', `targets.helm.context: the kubeconfig has no context '${opts.context}' (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}).`, {
+          hint: '`kubectl config get-contexts` lists them.',
+        })
+      }
+      kc.setCurrentContext(opts.context)
+    }
+    // With no kubeconfig at all, the client falls back to http://localhost:8080 with no user: say so instead.
+    const fallback = kc.getCurrentContext() === 'loaded-context' && kc.getCurrentCluster()?.server === 'http://localhost:8080'
+    if (!kc.getCurrentCluster()?.server || fallback) {
+      throw new MlxError('CREDENTIALS_MISSING', 'no Kubernetes cluster is configured: the kubeconfig has no current context with a server.', {
+        hint: 'point KUBECONFIG at your cluster\'s kubeconfig (or run e.g. `kind create cluster`, `minikube start`, `gcloud container clusters get-credentials`).',
+      })
+    }
+    return new Cluster(kc, opts)
+  }
+
+  /** Runs one API call, retrying what is worth retrying, and turns failures into MlxErrors. */
+  async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (this.opts.signal.aborted) throw err
+        if (attempt < this.opts.retries && transient(err)) {
+          const wait = retryAfterMs(err) ?? this.opts.retryBaseMs * 2 ** attempt
+          this.opts.log.debug(`${what}: ${err instanceof ApiException ? `HTTP ${err.code}` : (err as Error).message}; retrying in ${wait} ms`)
+          await sleep(wait, this.opts.signal)
+          continue
+        }
+        throw this.explain(what, err)
+      }
+    }
+  }
+
+  explain(what: string, err: unknown): Error {
+    if (err instanceof MlxError) return err
+    const where = `the cluster at ${this.info.server} (context ${this.info.context})`
+    if (err instanceof ApiException) {
+      const msg = bodyMessage(err.body)
+      if (err.code === 401) return new MlxError('CREDENTIALS_MISSING', `${what}: ${where} refused the credentials (HTTP 401).`, { hint: 'refresh them (e.g. `gcloud container clusters get-credentials`, `aws eks update-kubeconfig`) or check the user in the kubeconfig.', cause: err })
+      if (err.code === 403) return new MlxError('DEPLOY_FAILED', `${what}: forbidden (HTTP 403)${msg ? `: ${msg}` : ''}.`, { hint: 'the kubeconfig user needs rights to apply Deployments, Services, ServiceAccounts (and HPA/Ingress) in the namespace, and to list pods and read their logs.', cause: err })
+      return new MlxError('DEPLOY_FAILED', `${what}: HTTP ${err.code}${msg ? `: ${msg}` : ''}.`, { hint: err.code === 422 ? 'the API server rejected the object; see the message above.' : `check ${where}.`, cause: err })
+    }
+    return new MlxError('DEPLOY_FAILED', `${what}: cannot reach ${where}: ${(err as Error).message}`, { hint: 'check that the cluster is running and that KUBECONFIG points at it.', cause: err })
+  }
+
+  /** Server-side apply: creates or updates, owned by field manager `mlx` (force takes fields back from kubectl edits). */
+  apply<T extends KubernetesObject>(obj: T): Promise<T> {
+    return this.call(`applying ${obj.kind}/${obj.metadata?.name}`, () => this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply))
+  }
+
+  async delete(obj: KubernetesObject): Promise<void> {
+    await this.call(`deleting ${obj.kind}/${obj.metadata?.name}`, () => this.objects.delete(obj)).catch((err: unknown) => {
+      if ((err as { cause?: unknown }).cause instanceof ApiException && ((err as { cause: ApiException<unknown> }).cause.code === 404)) return
+      throw err
+    })
+  }
+
+  deployment(name: string, namespace: string): Promise<V1Deployment> {
+    return this.call(`reading deployment/${name}`, () => this.apps.readNamespacedDeployment({ name, namespace }))
+  }
+
+  async pods(namespace: string, selector: Record<string, string>): Promise<V1Pod[]> {
+    const labelSelector = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')
+    return (await this.call('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector }))).items
+  }
+
+  /** The last lines a container printed (its previous run's, after a crash); '' when there are none. */
+  async podLog(name: string, namespace: string, container: string, tailLines: number, previous: boolean): Promise<string> {
+    try {
+      return await this.call(`reading the log of pod/${name}`, () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines, previous }))
+    } catch {
+      return ''
+    }
+  }
+}
