@@ -130,7 +130,6 @@ describe('ubiops target', () => {
     expect(out.deployment.details.localResult).toMatchObject({ count: expect.any(Number), faces: expect.any(String) })
     const paths = fake.calls.filter((c) => c.method !== 'PUT').map((c) => `${c.method} ${c.path.replace(/\?.*/, '')}`)
     expect(paths).toEqual([
-      'GET /v2.1/projects/mlx-tests/deployments/face', // the plan, printed before the deploy
       'GET /v2.1/projects/mlx-tests/deployments/face',
       'POST /v2.1/projects/mlx-tests/deployments', // 429, Retry-After: 0
       'POST /v2.1/projects/mlx-tests/deployments',

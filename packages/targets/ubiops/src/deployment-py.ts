@@ -4,7 +4,7 @@
  * once per instance in __init__ and each request is forwarded to it over loopback HTTP, so the
  * same server that `mlx serve` runs answers, with the same validation and error messages.
  */
-export const DEPLOYMENT_PY = String.raw`"""UbiOps entry point written by mlx (https://github.com/mlx): do not edit, re-run mlx package.
+export const DEPLOYMENT_PY = String.raw`"""UbiOps entry point written by mlx: do not edit, re-run "mlx package --target ubiops".
 
 __init__ starts the bundled mlx server (app/server.mjs) on a free loopback port with Node.js and
 waits until its models are loaded; request() maps the UbiOps fields to the endpoint's HTTP input
