@@ -338,3 +338,28 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     for (const f of files) expect(await readFile(f, 'utf8'), f).not.toContain(TOKEN)
   })
 })
+
+describe('helm package without a reachable base image', () => {
+  it('still writes the chart and the manifests (image by tag); deploy then stops on the base, naming it', async () => {
+    // A registry port nothing listens on: the base image cannot be read, as with no network.
+    const dir = await copyExample('names', (y) => `${y}  docker:\n    retries: 0\n`)
+    try {
+      const base = '127.0.0.1:9/library/node:20'
+      const pkg = await mlx(['package', dir, '--target', 'helm', '--base', base, '--registry', '127.0.0.1:9/mlx'])
+      expect(pkg.code, pkg.stderr).toBe(0)
+      expect(pkg.stderr).toMatch(/the image was not built .*127\.0\.0\.1:9.*mlx deploy` will need the base image/)
+      const values = await readFile(path.join(dir, '.mlx/helm/names/values.yaml'), 'utf8')
+      expect(values).toMatch(/repository: 127\.0\.0\.1:9\/mlx\/names/)
+      expect(values).toMatch(/tag: "?1\.0\.0"?/)
+      const manifests = docs(await readFile(path.join(dir, '.mlx/helm/manifests/dev.yaml'), 'utf8'))
+      const deployment = manifests.find((o) => o.kind === 'Deployment')!
+      expect(deployment.spec.template.spec.containers[0].image).toBe('127.0.0.1:9/mlx/names:1.0.0')
+
+      const dep = await mlx(['deploy', dir, '--target', 'helm', '--env', 'dev', '--base', base, '--registry', '127.0.0.1:9/mlx'], { env: { KUBECONFIG: path.join(dir, 'no-kubeconfig') } })
+      expect(dep.code).toBe(1)
+      expect(dep.stderr).toMatch(/error\[BUNDLE_FAILED\]: could not build the image: .*127\.0\.0\.1:9/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { curlExamples, MlxError, targetConfig, type Artifact, type Deployment, type PlanStep, type Project, type Target, type TargetContext } from '@mlx/core'
+import { curlExamples, isMlxError, MlxError, targetConfig, type Artifact, type Deployment, type PlanStep, type Project, type Target, type TargetContext } from '@mlx/core'
 import { dockerTarget, imageBundlePlatform, packageImage, parseDestination, parseImageRef, pushArtifact, versionTag } from '@mlx/target-docker'
 import { stringify } from 'yaml'
 import { applyObjects, hintFor, pruneObjects, RolloutFailed, waitForRollout, type ApplyOptions } from './apply.js'
@@ -25,6 +25,8 @@ interface HelmArtifactDetails {
   image: ImageValues
   /** The image built for the chart (docker's artifact), pushed by deploy; absent with targets.helm.image. */
   imageArtifact?: Artifact
+  /** Why the image could not be built at package time (its base unreachable): deploy stops on it. */
+  imageError?: { message: string; hint?: string }
   registry?: string
 }
 
@@ -108,11 +110,20 @@ export const helmTarget: Target = {
     let image: ImageValues
     let imageArtifact: Artifact | undefined
     let imageNote = ''
+    let imageError: HelmArtifactDetails['imageError']
     if (cfg.image) {
       image = givenImage(cfg.image, project.version)
       imageNote = `# image: targets.helm.image (${cfg.image}); mlx builds no image for it.\n`
     } else {
-      imageArtifact = await packageImage(bundle, ctx)
+      try {
+        imageArtifact = await packageImage(bundle, ctx)
+      } catch (err) {
+        // The chart and manifests do not need the image's bytes: write them offline with the
+        // tag, and let deploy (which must push the image anyway) report the base it cannot read.
+        if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
+        imageError = { message: err.message, hint: err.hint }
+        ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); the chart refers to it by tag, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
+      }
       const dest = docker.registry ? (() => { try { return parseDestination(docker.registry!, project.name) } catch { return undefined } })() : undefined
       image = { repository: dest ? `${dest.registry}/${dest.repository}` : `${PLACEHOLDER_REGISTRY}/${project.name}`, tag: versionTag(project.version) }
       imageNote = dest
@@ -147,6 +158,7 @@ export const helmTarget: Target = {
       valueFiles: env ? [files.values[env]!] : [],
       image,
       imageArtifact,
+      imageError,
       registry: cfg.image ? undefined : docker.registry,
     }
     ctx.log.info(`  chart  ${chartDir} (${chart.name} ${chart.version}; values for ${['default', ...project.environments].join(', ')})`)
@@ -169,7 +181,9 @@ export const helmTarget: Target = {
     const cfg = configFor(helmTarget, ctx.project, ctx.env)
     const { mode, helm } = resolveMode(cfg)
     const steps: PlanStep[] = []
-    const ref = d.imageArtifact
+    const ref = d.imageError
+      ? `none: the image could not be built (${d.imageError.message.split('\n')[0]}); deploy will stop here`
+      : d.imageArtifact
       ? (d.registry ? `push ${d.image.repository} (${(d.imageArtifact.details?.tags as string[] | undefined)?.join(', ')}) and deploy it by digest` : 'no registry: deploy will stop here (set targets.docker.registry or --registry)')
       : `use ${d.image.digest ? `${d.image.repository}@${d.image.digest}` : `${d.image.repository}:${d.image.tag}`} (targets.helm.image)`
     steps.push({ action: 'image', detail: ref })
@@ -194,6 +208,7 @@ export const helmTarget: Target = {
     const { mode, helm } = resolveMode(cfg)
 
     let image = d.image
+    if (d.imageError) throw new MlxError('BUNDLE_FAILED', d.imageError.message, { hint: d.imageError.hint })
     if (d.imageArtifact) {
       if (!d.registry) {
         throw new MlxError('USAGE', 'the cluster pulls the image from a registry, and none is configured.', {
