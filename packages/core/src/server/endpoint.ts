@@ -8,7 +8,7 @@ import { compilePreprocess } from './preprocess.js'
 import { frameToFeeds } from './tensors.js'
 import type { ModelRunner } from './runner.js'
 import type { Handler, ModelHandle } from './handler.js'
-import { RequestInvalid, type Problem } from './problems.js'
+import { HttpError, RequestInvalid, type Problem } from './problems.js'
 
 export interface RequestParts {
   readonly body: unknown
@@ -20,6 +20,16 @@ export interface RequestParts {
 export type EndpointFn = (req: RequestParts) => Promise<unknown>
 
 export function compileEndpoint(
+  ep: EndpointSpec,
+  runners: ReadonlyMap<string, ModelRunner>,
+  opts: { maxRows: number; handler?: Handler; log: Logger; root: string },
+): EndpointFn {
+  const answer = compileAnswer(ep, runners, opts)
+  const check = ep.output.schema ? compileAnswerCheck(ep, opts.log) : undefined
+  return check ? async (req) => check(await answer(req)) : answer
+}
+
+function compileAnswer(
   ep: EndpointSpec,
   runners: ReadonlyMap<string, ModelRunner>,
   opts: { maxRows: number; handler?: Handler; log: Logger; root: string },
@@ -115,4 +125,26 @@ function toProblem(e: ErrorObject): Problem {
   const loc: (string | number)[] = ['body', ...e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s))]
   if (e.keyword === 'required') return { type: 'missing', loc: [...loc, String(e.params.missingProperty)], msg: 'Field required' }
   return { type: e.keyword, loc, msg: e.message ?? 'invalid', input: e.data }
+}
+
+/**
+ * As FastAPI does with a response_model: the answer must match the declared output.schema, else
+ * the client gets a 500 and the log says which part of the answer broke it (a postprocess step or
+ * a handler that drifted from the documented contract), instead of a silently different shape.
+ */
+function compileAnswerCheck(ep: EndpointSpec, log: Logger): (value: unknown) => unknown {
+  const ajv = new Ajv({ allErrors: true, strict: false })
+  let validate
+  try {
+    validate = ajv.compile(ep.output.schema!)
+  } catch (err) {
+    throw new Error(`output.schema is not a valid JSON Schema: ${(err as Error).message}`)
+  }
+  return (value) => {
+    if (validate(value)) return value
+    const where = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '(the answer)'} ${e.message ?? 'is invalid'}`).join('; ')
+    const message = `the answer of endpoint '${ep.name}' does not match its output.schema: ${where}`
+    log.warn(`${message}. Fix the endpoint's postprocess steps or handler, or the schema in mlx.yaml.`)
+    throw new HttpError(500, message)
+  }
 }

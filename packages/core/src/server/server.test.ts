@@ -249,6 +249,34 @@ describe('server limits from mlx.yaml', () => {
   })
 })
 
+describe('output.schema is checked on every answer, as a FastAPI response_model is', () => {
+  it('answers 500 naming the schema and the offending value when the answer drifts from it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mlx-server-'))
+    tmpDirs.push(dir)
+    await cp(TITANIC, dir, { recursive: true, filter: (f) => !f.includes(`${path.sep}.mlx`) })
+    const file = path.join(dir, 'mlx.yaml')
+    const yaml = await readFile(file, 'utf8')
+    // A schema that promises less than the model answers: probabilities at most 0.5.
+    const narrowed = yaml.replace('schema: { type: array, items: { type: number, minimum: 0, maximum: 1 } }', 'schema: { type: array, items: { type: number, minimum: 0, maximum: 0.5 } }')
+    expect(narrowed).not.toBe(yaml)
+    await writeFile(file, narrowed)
+    const warnings: string[] = []
+    const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) }
+    const s = createServer(await loadProject(dir), { runtime: () => onnxRuntime, log })
+    try {
+      await s.ready
+      const low = await s.app.inject({ method: 'POST', url: '/predict_function', payload: [MAN_THIRD] })
+      expect(low.statusCode).toBe(200)
+      const high = await s.app.inject({ method: 'POST', url: '/predict_function', payload: [MAN_THIRD, WOMAN_FIRST] })
+      expect(high.statusCode).toBe(500)
+      expect(high.json().detail).toBe("the answer of endpoint 'predict_function' does not match its output.schema: /1 must be <= 0.5")
+      expect(warnings.join('\n')).toMatch(/does not match its output\.schema: \/1 must be <= 0\.5\. Fix the endpoint's postprocess steps or handler, or the schema in mlx\.yaml/)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
 describe('server.requestTimeoutMs bounds the time to answer', () => {
   it('answers 504 naming the setting when the model is slower, then serves the next request', async () => {
     const p = await titanicWith('server:\n  requestTimeoutMs: 300\n')

@@ -128,7 +128,7 @@ export function endpointPlan(ep: EndpointSpec, project: Project, opts: { jsonFie
       throw new Unmappable(`${base}.input`, ep.name, `the ${ep.method} body is free-form (no features and no schema), so it has no named fields for UbiOps`, 'declare input.features or an object input.schema, or serve another endpoint (targets.ubiops.endpoint).')
     }
 
-    const out = ep.output.schema
+    const out = oneRowAnswer(ep.output.schema)
     if (!out) throw new Unmappable(`${base}.output`, ep.name, 'there is no output.schema, so the output fields are unknown', 'declare output.schema for the endpoint (it also documents the API in /openapi.json).')
     const outProps = out.properties as Record<string, JSONSchema> | undefined
     const objectOut = (out.type === 'object' || (out.type === undefined && outProps !== undefined)) && outProps !== undefined && Object.keys(outProps).length > 0
@@ -184,4 +184,17 @@ export function exampleRequest(ep: EndpointSpec, plan: EndpointPlan): Record<str
     out[f.name] = plan.json_fields.includes(f.name) ? JSON.stringify(v) : v
   }
   return out
+}
+
+/**
+ * One UbiOps request is one row, so of an output schema that reads "one object, or a list of them
+ * for a list of rows" (anyOf/oneOf of an object and an array of that object) the object is the
+ * answer's shape.
+ */
+function oneRowAnswer(schema: JSONSchema | undefined): JSONSchema | undefined {
+  const variants = (schema?.anyOf ?? schema?.oneOf) as JSONSchema[] | undefined
+  if (!schema || !Array.isArray(variants) || variants.length !== 2) return schema
+  const object = variants.find((v) => v.type === 'object')
+  const list = variants.find((v) => v.type === 'array')
+  return object && list && JSON.stringify(list.items) === JSON.stringify(object) ? object : schema
 }
