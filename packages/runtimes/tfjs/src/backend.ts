@@ -2,7 +2,13 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { Logger } from '@mlx/core'
 
-export type Tf = typeof import('@tensorflow/tfjs')
+/**
+ * The TF.js API mlx uses: core (tensors, engine, training), layers and the graph-model converter.
+ * Composed from the separate packages rather than @tensorflow/tfjs, which would also bring the
+ * WebGL backend, tfjs-data and core-js polyfills (about 40 MB of a served bundle) that Node never
+ * runs. tfjs-node, when installed, exports the same API as one module.
+ */
+export type Tf = typeof import('@tensorflow/tfjs-core') & typeof import('@tensorflow/tfjs-layers') & typeof import('@tensorflow/tfjs-converter')
 
 export interface TfBackend {
   readonly tf: Tf
@@ -47,7 +53,7 @@ async function pick(log: Logger): Promise<TfBackend> {
     }
   } else reasons.push(`MLX_TFJS_BACKEND=${process.env.MLX_TFJS_BACKEND}`)
 
-  const tf = await import('@tensorflow/tfjs')
+  const tf = await composedTf()
   if (process.env.MLX_TFJS_BACKEND !== 'cpu') {
     try {
       const wasm = await import('@tensorflow/tfjs-backend-wasm')
@@ -69,13 +75,18 @@ async function pick(log: Logger): Promise<TfBackend> {
   return done(log, { tf, name: 'cpu', version: versionOf(tf), fallback: reasons.join('; ') })
 }
 
+async function composedTf(): Promise<Tf> {
+  const [core, layers, converter] = await Promise.all([import('@tensorflow/tfjs-core'), import('@tensorflow/tfjs-layers'), import('@tensorflow/tfjs-converter'), import('@tensorflow/tfjs-backend-cpu')])
+  return { ...core, ...layers, ...converter } as Tf
+}
+
 function done(log: Logger, b: TfBackend): TfBackend {
   if (b.fallback && b.name !== 'cpu') log.debug(`tfjs: not using tfjs-node: ${b.fallback}`)
   return b
 }
 
 function versionOf(tf: Tf): string {
-  return (tf.version as Record<string, string> | undefined)?.tfjs ?? tf.version_core
+  return ((tf as { version?: Record<string, string> }).version)?.tfjs ?? tf.version_core
 }
 
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0]

@@ -1,7 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError } from '@mlx/core'
-import type { io } from '@tensorflow/tfjs'
+import type { io } from '@tensorflow/tfjs-core'
 
 /**
  * TF.js models on disk without tfjs-node: a model.json (topology + weightsManifest) and the binary

@@ -106,7 +106,7 @@ describe('tfjs runtime: layers models', () => {
 
     for (const where of [dir, path.join(dir, 'model.json')]) {
       const m = await load(where)
-      expect(m.metadata).toMatchObject({ backend: 'wasm', tfjs: tf.version.tfjs, format: 'layers-model' })
+      expect(m.metadata).toMatchObject({ backend: 'wasm', tfjs: tf.version_core, format: 'layers-model' })
       expect(m.inputs).toEqual([{ name: 'scores_input', dtype: 'float32', shape: [-1, 3] }])
       expect(m.outputs).toEqual([{ name: 'scores', dtype: 'float32', shape: [-1, 2] }])
       const out = await m.run({ scores_input: f32([2, 3], [1, 1, 1, 1, 0, 0]) })

@@ -1,5 +1,7 @@
 import { MlxError, type DType, type LoadedModel, type ModelSpec, type Runtime, type Tensor, type TensorInfo } from '@mlx/core'
-import type { GraphModel, LayersModel, Tensor as TfTensor } from '@tensorflow/tfjs'
+import type { Tensor as TfTensor } from '@tensorflow/tfjs-core'
+import type { LayersModel } from '@tensorflow/tfjs-layers'
+import type { GraphModel } from '@tensorflow/tfjs-converter'
 import { tfBackend, type Tf } from './backend.js'
 import { readModel, type ReadModel } from './io.js'
 
