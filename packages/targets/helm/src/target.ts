@@ -3,7 +3,7 @@ import path from 'node:path'
 import { curlExamples, isMlxError, MlxError, targetConfig, type Artifact, type Deployment, type PlanStep, type Project, type Target, type TargetContext } from '@mlx/core'
 import { dockerTarget, imageBundlePlatform, packageImage, parseDestination, parseImageRef, pushArtifact, versionTag } from '@mlx/target-docker'
 import { stringify } from 'yaml'
-import { applyObjects, hintFor, pruneObjects, RolloutFailed, waitForRollout, type ApplyOptions } from './apply.js'
+import { applyObjects, hintFor, pruneObjects, RolloutFailed, waitForRollout, watchPods, type ApplyOptions } from './apply.js'
 import { chartMeta, writeChart } from './chart.js'
 import { Cluster } from './cluster.js'
 import { configFor, configSchema, envFor, releaseName, type HelmConfig } from './config.js'
@@ -247,7 +247,23 @@ export const helmTarget: Target = {
     if (mode === 'helm') {
       const args = upgradeArgs({ release: d.release, chart: artifact.paths.chart!, valueFiles: [...d.valueFiles, imageValuesFile], namespace: d.namespace, createNamespace: cfg.createNamespace, timeoutSeconds: cfg.timeoutSeconds, historyMax: cfg.keepReleases, context: cfg.context })
       ctx.log.info(`  ${showCommand(helm!, args)}`)
-      const { stdout } = await ctx.log.step(`helm upgrade --install ${d.release} (namespace ${d.namespace}, waiting up to ${cfg.timeoutSeconds}s)`, () => runHelm(helm!, args, ctx.signal))
+      // While helm waits, mlx watches the new pods itself: when helm gives up it rolls back and
+      // their reasons are gone, and helm only says "not ready".
+      let pods: ReturnType<typeof watchPods> | undefined
+      try {
+        pods = watchPods(cluster(cfg, ctx), objects.find((o) => o.kind === 'Deployment')!, applyOptions(cfg, d.namespace, ctx))
+      } catch {
+        pods = undefined // no kubeconfig this client can read: helm will say so
+      }
+      let stdout: string
+      try {
+        ;({ stdout } = await ctx.log.step(`helm upgrade --install ${d.release} (namespace ${d.namespace}, waiting up to ${cfg.timeoutSeconds}s)`, () => runHelm(helm!, args, ctx.signal)))
+      } catch (err) {
+        const report = await pods?.stop()
+        if (report && isMlxError(err)) throw new MlxError('DEPLOY_FAILED', `${err.message}\n${report.text}`, { hint: `${hintFor(report.problems)} ${err.hint ?? ''}`.trim(), cause: err })
+        throw err
+      }
+      await pods?.stop()
       const rel = parseRelease(stdout)
       deployment = record(rel ? String(rel.version) : 'unknown', { helmStatus: rel?.info?.status })
     } else {
