@@ -36,6 +36,16 @@ describe('post ops', () => {
     expect(p[0]).toEqual([0.5, 0.5])
     expect(run([{ op: 'argmax', labels: ['no', 'yes'] }], t([2, 2], [0.3, 0.7, 0.9, 0.1]))).toEqual(['yes', 'no'])
   })
+
+  it('softmax, argmax and topk refuse a one-score-per-row output instead of mixing the rows', () => {
+    const threeRows = { rows: 3, body: {}, query: {} }
+    for (const op of ['softmax', 'log_softmax', 'argmax', 'topk']) {
+      expect(() => run([{ op }], t([3], [0.2, 0.9, 0.4]), threeRows)).toThrow(new RegExp(`step '${op}' needs a class axis, but the output has one value per row \\(shape \\[3\\] for 3 rows\\); .*'threshold'`))
+    }
+    // One row of a model without a batch axis: the [K] output is that row's classes.
+    expect(run([{ op: 'argmax' }], t([3], [0.2, 0.9, 0.4]))).toEqual([1])
+    expect(run([{ op: 'threshold', value: 0.5 }], t([3], [0.2, 0.9, 0.4]), threeRows)).toEqual([0, 1, 0])
+  })
 })
 
 describe('rows under a key', () => {

@@ -135,8 +135,21 @@ const softmaxRow = (log: boolean) => (row: Float64Array) => {
   for (let i = 0; i < row.length; i++) out[i] = log ? row[i]! - lse : Math.exp(row[i]! - lse)
   return out
 }
-registerStep('softmax', { usage: '{op: softmax}', compile: () => (v) => perRow(needTensor('softmax', v), softmaxRow(false)) })
-registerStep('log_softmax', { usage: '{op: log_softmax}', compile: () => (v) => perRow(needTensor('log_softmax', v), softmaxRow(true)) })
+/**
+ * The ops over a class axis (softmax, argmax, topk) read the last axis as the classes of a row. An
+ * [N] output for N > 1 rows is one score per row, not N classes: treating it as classes would mix
+ * the rows (a softmax across the batch), so it is refused with what to use instead.
+ */
+function withClassAxis(op: string, v: Value, pc: PostContext): Tensor {
+  const t = needTensor(op, v)
+  if (t.shape.length === 1 && pc.rows > 1 && t.shape[0] === pc.rows) {
+    throw new Error(`step '${op}' needs a class axis, but the output has one value per row (shape [${pc.rows}] for ${pc.rows} rows); for a single score per row use 'threshold' or 'round', or select an output shaped [rows, classes]`)
+  }
+  return t
+}
+
+registerStep('softmax', { usage: '{op: softmax}', compile: () => (v, pc) => perRow(withClassAxis('softmax', v, pc), softmaxRow(false)) })
+registerStep('log_softmax', { usage: '{op: log_softmax}', compile: () => (v, pc) => perRow(withClassAxis('log_softmax', v, pc), softmaxRow(true)) })
 
 registerStep('threshold', {
   usage: '{op: threshold, value: 0.5} — 1 where the score is at least value, else 0',
@@ -169,8 +182,8 @@ registerStep('argmax', {
   compile(p) {
     const labels = p.labels
     if (labels !== undefined && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) throw new Error("'labels' must be a list of strings")
-    return (v) => {
-      const t = needTensor('argmax', v)
+    return (v, pc) => {
+      const t = withClassAxis('argmax', v, pc)
       const k = t.shape[t.shape.length - 1] ?? 1
       const src = asNumbers(t)
       const n = size(t.shape) / k
@@ -234,7 +247,7 @@ registerStep('topk', {
     const keys = { labels: 'labels', scores: 'scores', ...(p.keys as object | undefined) } as { labels: string; scores: string }
     const unwrap = p.unwrap === true
     return (v, pc) => {
-      const t = needTensor('topk', v)
+      const t = withClassAxis('topk', v, pc)
       const width = t.shape[t.shape.length - 1] ?? 1
       if (labels && labels.length !== width) throw new Error(`topk: ${labels.length} labels for ${width} scores`)
       const asked = kParam ? ((pc.body as Record<string, unknown> | null)?.[kParam] ?? pc.query[kParam]) : undefined
