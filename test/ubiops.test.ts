@@ -41,8 +41,15 @@ for data in requests:
         out.append({"ok": d.request(data, {"id": "r1", "request_mode": "direct"})})
     except Exception as e:
         out.append({"error": type(e).__name__, "message": str(e)})
+batches = []
+for data in (json.loads(sys.argv[3]) if len(sys.argv) > 3 else []):
+    try:
+        batches.append({"ok": d.requests(data, {"id": "b1", "request_mode": "batch"})})
+    except Exception as e:
+        batches.append({"error": type(e).__name__, "message": str(e)})
 d.close()
 print("RESULTS " + json.dumps(out))
+print("BATCHES " + json.dumps(batches))
 `
 
 function collectingLog(): Logger & { lines: string[] } {
@@ -176,14 +183,15 @@ describe('ubiops target', () => {
     expect(await readFile(path.join(base, 'deployment.py'), 'utf8')).not.toMatch(/^import (?!atexit|base64|collections|json|os|shutil|socket|subprocess|sys|threading|time|urllib)/m)
   })
 
-  it('deployment.py, imported by python3 as UbiOps does: the astronaut photo gives one face; a corrupt image, a missing field and a wrong path give clear errors', async () => {
+  it('deployment.py, imported by python3 as UbiOps does: the astronaut photo gives one face (also in a batch); a corrupt image, a missing field and a wrong path give clear errors', async () => {
     const unpacked = await mkdtemp(path.join(os.tmpdir(), 'mlx-ubiops-py-'))
     temps.push(unpacked)
     await python(`import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])`, [zip, unpacked])
     const broken = path.join(unpacked, 'broken.jpg')
     await writeFile(broken, (await readFile(PHOTO)).subarray(0, 40_000))
     const requests = [{ image: PHOTO }, { image: broken }, {}, { image: path.join(unpacked, 'nope.jpg') }, { image: PHOTO, extra: 1 }]
-    const r = await python(DRIVE, [path.join(unpacked, 'deployment_package'), JSON.stringify(requests)], { MLX_NODE: process.execPath })
+    const batches = [[{ image: PHOTO }, { image: PHOTO }], [{ image: PHOTO }, {}]]
+    const r = await python(DRIVE, [path.join(unpacked, 'deployment_package'), JSON.stringify(requests), JSON.stringify(batches)], { MLX_NODE: process.execPath })
     expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0)
     const results = JSON.parse(/RESULTS (.*)/.exec(r.stdout)![1]!) as { ok?: { faces: string; count: number }; error?: string; message?: string }[]
     const first = results[0]!.ok!
@@ -199,6 +207,10 @@ describe('ubiops target', () => {
     expect(results[2]).toEqual({ error: 'InputError', message: 'input field(s) missing: image' })
     expect(results[3]!.message).toMatch(/input field 'image' must be a file; .*nope\.jpg.* is not a readable file/)
     expect(results[4]!.message).toMatch(/unknown input field\(s\): extra/)
+    // A batch (UbiOps' requests()) answers one result per item; a bad item names its index.
+    const batchResults = JSON.parse(/BATCHES (.*)/.exec(r.stdout)![1]!) as { ok?: { count: number }[]; error?: string; message?: string }[]
+    expect(batchResults[0]!.ok!.map((o) => o.count)).toEqual([1, 1])
+    expect(batchResults[1]).toEqual({ error: 'InputError', message: 'item 1 of the batch: input field(s) missing: image' })
     // UbiOps logs what the server prints: the Node server's lines come through, prefixed.
     expect(r.stdout).toMatch(/mlx: ready on http:\/\/127\.0\.0\.1:\d+/)
   }, 120_000)

@@ -9,6 +9,7 @@ import { frameToFeeds } from './tensors.js'
 import type { ModelRunner } from './runner.js'
 import type { Handler, ModelHandle } from './handler.js'
 import { HttpError, RequestInvalid, type Problem } from './problems.js'
+import { compileAnswerFilter } from './answer-filter.js'
 
 export interface RequestParts {
   readonly body: unknown
@@ -127,21 +128,27 @@ function toProblem(e: ErrorObject): Problem {
   return { type: e.keyword, loc, msg: e.message ?? 'invalid', input: e.data }
 }
 
+const ANSWER = 'mlx:answer'
+
 /**
- * As FastAPI does with a response_model: the answer must match the declared output.schema, else
- * the client gets a 500 and the log says which part of the answer broke it (a postprocess step or
- * a handler that drifted from the documented contract), instead of a silently different shape.
+ * As FastAPI does with a response_model: the answer must match the declared output.schema (and
+ * loses the properties the schema does not declare, see answer-filter.ts), else the client gets a
+ * 500 and the log says which part of the answer broke it (a postprocess step or a handler that
+ * drifted from the documented contract), instead of a silently different shape.
  */
 function compileAnswerCheck(ep: EndpointSpec, log: Logger): (value: unknown) => unknown {
   const ajv = new Ajv({ allErrors: true, strict: false })
   let validate
+  let filter
   try {
-    validate = ajv.compile(ep.output.schema!)
+    ajv.addSchema(ep.output.schema!, ANSWER)
+    validate = ajv.getSchema(ANSWER)!
+    filter = compileAnswerFilter(ep.output.schema, ajv, ANSWER)
   } catch (err) {
     throw new Error(`output.schema is not a valid JSON Schema: ${(err as Error).message}`)
   }
   return (value) => {
-    if (validate(value)) return value
+    if (validate(value)) return filter ? filter(value) : value
     const where = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '(the answer)'} ${e.message ?? 'is invalid'}`).join('; ')
     const message = `the answer of endpoint '${ep.name}' does not match its output.schema: ${where}`
     log.warn(`${message}. Fix the endpoint's postprocess steps or handler, or the schema in mlx.yaml.`)

@@ -1,7 +1,7 @@
 // The server as clients see it, through fastify's injection (no sockets), serving the real titanic
 // model with the real onnxruntime-node. Only the readiness tests use a runtime double, because
 // what they test is the server's behaviour while a model is still loading.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -271,6 +271,53 @@ describe('output.schema is checked on every answer, as a FastAPI response_model 
       expect(high.statusCode).toBe(500)
       expect(high.json().detail).toBe("the answer of endpoint 'predict_function' does not match its output.schema: /1 must be <= 0.5")
       expect(warnings.join('\n')).toMatch(/does not match its output\.schema: \/1 must be <= 0\.5\. Fix the endpoint's postprocess steps or handler, or the schema in mlx\.yaml/)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
+describe('answers keep to output.schema, as a FastAPI response_model', () => {
+  it('drops what a handler answers beyond the declared properties, at every level; free-form objects and property-less schemas pass whole', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mlx-server-'))
+    tmpDirs.push(dir)
+    await cp(TITANIC, dir, { recursive: true, filter: (f) => !f.includes(`${path.sep}.mlx`) })
+    const file = path.join(dir, 'mlx.yaml')
+    const yaml = await readFile(file, 'utf8')
+    const about = [
+      '  about:',
+      '    method: GET',
+      '    path: /about',
+      '    handler: src/about.ts',
+      '    output:',
+      '      schema:',
+      '        type: object',
+      '        required: [name, models]',
+      '        properties:',
+      '          name: { type: string }',
+      '          models: { type: array, items: { type: object, properties: { id: { type: string } } } }',
+      '          extra: { type: object }',
+      '',
+    ].join('\n')
+    await writeFile(file, yaml.replace('endpoints:\n', `endpoints:\n${about}`))
+    // The loader wants the file; the test passes the loaded function itself, as the CLI does after compiling.
+    await mkdir(path.join(dir, 'src'), { recursive: true })
+    await writeFile(path.join(dir, 'src/about.ts'), 'export default () => ({})\n')
+    const handlers = {
+      // Internal details a handler might return by accident: they must not reach the client.
+      about: async () => ({ name: 'titanic', token_path: '/run/secrets/x', models: [{ id: 'titanic', file: '/app/model.onnx' }], extra: { free: 1 } }),
+    }
+    const s = createServer(await loadProject(dir), { runtime: () => onnxRuntime, handlers, log: silentLogger })
+    try {
+      await s.ready
+      const res = await s.app.inject({ url: '/about' })
+      expect(res.statusCode).toBe(200)
+      // `extra` is declared as a free-form object, so what is inside it stays.
+      expect(res.json()).toEqual({ name: 'titanic', models: [{ id: 'titanic' }], extra: { free: 1 } })
+      // An endpoint whose schema lists no properties answers exactly what the model gives.
+      const p = await s.app.inject({ method: 'POST', url: '/predict_function', payload: [MAN_THIRD] })
+      expect(p.statusCode).toBe(200)
+      expect(p.json()).toHaveLength(1)
     } finally {
       await s.close()
     }

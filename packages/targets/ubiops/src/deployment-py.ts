@@ -8,7 +8,7 @@ export const DEPLOYMENT_PY = String.raw`"""UbiOps entry point written by mlx: do
 
 __init__ starts the bundled mlx server (app/server.mjs) on a free loopback port with Node.js and
 waits until its models are loaded; request() maps the UbiOps fields to the endpoint's HTTP input
-and returns the output fields. Settings are in mlx_ubiops.json; environment variables override:
+and returns the output fields; requests() does the same for a batch (a list in, a list out). Settings are in mlx_ubiops.json; environment variables override:
 
   MLX_NODE            the node executable (default: node on PATH, then /usr/bin/node, /usr/local/bin/node)
   MLX_ENDPOINT        serve another endpoint of the same zip (its specs are <endpoint>_*_spec.json)
@@ -223,6 +223,19 @@ class Deployment:
                 raise RuntimeError("the mlx server has exited (code %s):\n%s" % (self.process.returncode, self._tail()))
             raise RuntimeError("the mlx server did not answer: %s" % e)
         return self._output(result)
+
+    def requests(self, data, context=None):
+        # UbiOps calls this for a list body (batch requests): one result per item, in order. A bad
+        # item fails the whole batch with its index, as UbiOps reports a batch as one request.
+        if not isinstance(data, list):
+            return self.request(data, context)
+        results = []
+        for i, item in enumerate(data):
+            try:
+                results.append(self.request(item, context))
+            except InputError as e:
+                raise InputError("item %d of the batch: %s" % (i, e))
+        return results
 
     def _output(self, result):
         fields = self.plan["output_fields"]
