@@ -85,6 +85,37 @@ describe('findCredentials', () => {
     await rm(path.join(dir, 'xdg'), { recursive: true, force: true })
   })
 
+  it("reads docker's identitytoken entries and a helper's <token> user as identity tokens", async () => {
+    const conf = path.join(dir, 'identity')
+    const bin = path.join(dir, 'bin')
+    await mkdir(conf, { recursive: true })
+    await mkdir(bin, { recursive: true })
+    // As `az acr login` writes it: a placeholder user in `auth`, the refresh token beside it.
+    await writeFile(
+      path.join(conf, 'config.json'),
+      JSON.stringify({
+        auths: { 'myacr.azurecr.io': { auth: Buffer.from('00000000-0000-0000-0000-000000000000:').toString('base64'), identitytoken: 'eyJ.refresh.token' } },
+        credHelpers: { 'helped.example.com': 'mlxtest' },
+      }),
+    )
+    // A credential helper speaking docker's protocol: the server URL on stdin, JSON on stdout.
+    await writeFile(path.join(bin, 'docker-credential-mlxtest'), '#!/bin/sh\nread url\nprintf \'{"ServerURL":"%s","Username":"<token>","Secret":"helper-refresh"}\' "$url"\n', { mode: 0o755 })
+    const e = envCredentials({ DOCKER_CONFIG: conf, XDG_CONFIG_HOME: path.join(dir, 'xdg-none') })
+    expect(await findCredentials('myacr.azurecr.io', e, { destination: true })).toEqual({
+      username: '00000000-0000-0000-0000-000000000000',
+      password: 'eyJ.refresh.token',
+      source: `${path.join(conf, 'config.json')} (auths["myacr.azurecr.io"])`,
+      kind: 'identity-token',
+    })
+    const saved = process.env.PATH
+    process.env.PATH = `${bin}${path.delimiter}${saved}`
+    try {
+      expect(await findCredentials('helped.example.com', e, { destination: true })).toEqual({ username: '<token>', password: 'helper-refresh', source: 'docker-credential-mlxtest', kind: 'identity-token' })
+    } finally {
+      process.env.PATH = saved
+    }
+  })
+
   it('builds a Basic header', () => {
     expect(basicHeader({ username: 'a', password: 'b:c' })).toBe(`Basic ${Buffer.from('a:b:c').toString('base64')}`)
   })

@@ -78,7 +78,16 @@ export interface BasicCredentials {
   readonly password: string
   /** Where they came from, for messages: an env var name or a file (never the secret). */
   readonly source: string
+  /**
+   * 'identity-token': `password` is an OAuth2 refresh token (docker's `identitytoken`, as
+   * `az acr login` or Docker Desktop write it, or a credential helper's `<token>` user); it is
+   * exchanged at the token service with grant_type=refresh_token and never sent as Basic auth.
+   */
+  readonly kind?: 'password' | 'identity-token'
 }
+
+/** The user name docker's credential helpers return when the secret is an identity token. */
+const HELPER_TOKEN_USER = '<token>'
 
 /** docker's config.json keys a host in several spellings; Docker Hub under its v1 index URL. */
 function configKeys(registry: string): string[] {
@@ -104,8 +113,8 @@ export function dockerConfigPath(env: Credentials): string {
  *  3. the containers auth files (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  *     ~/.config/containers/auth.json, as podman/skopeo write them), then docker's config.json:
  *     `auths[host].auth` (base64 user:password), else a credential helper (`credHelpers[host]` or
- *     `credsStore`) run as `docker-credential-<name> get`. (docker's `identitytoken` entries,
- *     an OAuth refresh token, are not used: log in with a password or token instead.)
+ *     `credsStore`) run as `docker-credential-<name> get`. An `identitytoken` entry (or a helper's
+ *     `<token>` user) is an OAuth2 refresh token, used as docker uses it (see `kind`).
  * Nothing found: anonymous, which is enough to pull public images.
  */
 export async function findCredentials(registry: string, env: Credentials, opts: { destination: boolean }): Promise<BasicCredentials | undefined> {
@@ -129,12 +138,15 @@ export async function findCredentials(registry: string, env: Credentials, opts: 
     for (const key of configKeys(registry)) {
       const a = cfg.auths?.[key]
       if (!a) continue
+      const source = `${file} (auths["${key}"])`
+      // docker prefers the identity token when one is stored: `auth` then holds a placeholder user.
+      if (a.identitytoken) return { username: userOf(a.auth) ?? a.username ?? HELPER_TOKEN_USER, password: a.identitytoken, source, kind: 'identity-token' }
       if (a.auth) {
         const decoded = Buffer.from(a.auth, 'base64').toString('utf8')
         const colon = decoded.indexOf(':')
-        if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source: `${file} (auths["${key}"])` }
+        if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source }
       }
-      if (a.username && a.password) return { username: a.username, password: a.password, source: `${file} (auths["${key}"])` }
+      if (a.username && a.password) return { username: a.username, password: a.password, source }
     }
     const helper = configKeys(registry).map((k) => cfg.credHelpers?.[k]).find(Boolean) ?? cfg.credsStore
     if (helper) {
@@ -143,6 +155,14 @@ export async function findCredentials(registry: string, env: Credentials, opts: 
     }
   }
   return undefined
+}
+
+/** The user name of a config `auth` entry (base64 user:password), if it decodes to one. */
+function userOf(auth: string | undefined): string | undefined {
+  if (!auth) return undefined
+  const decoded = Buffer.from(auth, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon > 0 ? decoded.slice(0, colon) : undefined
 }
 
 /** Where `podman login`, `skopeo login` and `docker login` keep credentials, in the order podman reads them. */
@@ -158,7 +178,7 @@ export function authFiles(env: Credentials): string[] {
 }
 
 /** The docker credential-helper protocol: the server URL on stdin, `{Username, Secret}` on stdout. */
-function credentialHelper(helper: string, serverUrl: string): Promise<{ username: string; password: string } | undefined> {
+function credentialHelper(helper: string, serverUrl: string): Promise<Omit<BasicCredentials, 'source'> | undefined> {
   if (!/^[A-Za-z0-9_.-]+$/.test(helper)) return Promise.resolve(undefined)
   return new Promise((resolve) => {
     const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'] })
@@ -171,7 +191,8 @@ function credentialHelper(helper: string, serverUrl: string): Promise<{ username
       if (code !== 0) return resolve(undefined)
       try {
         const j = JSON.parse(out) as { Username?: string; Secret?: string }
-        resolve(j.Username && j.Secret ? { username: j.Username, password: j.Secret } : undefined)
+        if (!j.Username || !j.Secret) return resolve(undefined)
+        resolve(j.Username === HELPER_TOKEN_USER ? { username: j.Username, password: j.Secret, kind: 'identity-token' } : { username: j.Username, password: j.Secret })
       } catch {
         resolve(undefined)
       }

@@ -12,6 +12,7 @@ import { RegistryClient, retryAfterMs } from './registry.js'
 
 const TOKEN = 'tok-SECRET-123'
 const PASSWORD = 'pw-SECRET-456'
+const REFRESH = 'refresh-SECRET-789'
 const BLOB = Buffer.from('layer bytes')
 const DIGEST = sha256(BLOB)
 
@@ -32,6 +33,7 @@ let cdnPort: number
 const seen: Seen[] = []
 const cdnSeen: Seen[] = []
 const tokenRequests: URL[] = []
+const oauthRequests: { form: URLSearchParams; contentType?: string; auth?: string }[] = []
 let fail429 = 0
 let stored: Buffer | undefined
 let dir: string
@@ -46,6 +48,20 @@ beforeAll(async () => {
   registry = http.createServer((req, res) => {
     const url = new URL(req.url!, 'http://x')
     seen.push({ method: req.method!, url: req.url!, auth: req.headers.authorization })
+    if (url.pathname === '/token' && req.method === 'POST') {
+      // The OAuth2 form an identity token is exchanged with (distribution spec, token auth "oauth").
+      let raw = ''
+      req.on('data', (c: Buffer) => (raw += c))
+      req.on('end', () => {
+        const form = new URLSearchParams(raw)
+        oauthRequests.push({ form, contentType: req.headers['content-type'], auth: req.headers.authorization })
+        if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== REFRESH) {
+          return void res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"invalid_grant"}')
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ access_token: TOKEN, expires_in: 300, scope: form.get('scope') }))
+      })
+      return
+    }
     if (url.pathname === '/token') {
       tokenRequests.push(url)
       const expected = `Basic ${Buffer.from(`robot:${PASSWORD}`).toString('base64')}`
@@ -129,6 +145,20 @@ describe('RegistryClient', () => {
     expect(await client.hasBlob('acme/app', DIGEST)).toBe(true)
     // Scope for pushing was asked for.
     expect(tokenRequests.at(-1)!.searchParams.getAll('scope')).toContain('repository:acme/app:pull,push')
+  })
+
+  it('exchanges an identity token (OAuth2 refresh token) with a form POST, never as Basic auth, and says to log in again when it is refused', async () => {
+    const log = capture()
+    const client = new RegistryClient({ registry: `127.0.0.1:${port}`, credentials: { username: '<token>', password: REFRESH, source: 'config.json (auths["acr"])', kind: 'identity-token' }, log })
+    const bytes = await client.getBlob('acme/app', DIGEST)
+    expect(bytes.equals(BLOB)).toBe(true)
+    const sent = oauthRequests.at(-1)!
+    expect(sent.contentType).toBe('application/x-www-form-urlencoded')
+    expect(sent.auth).toBeUndefined()
+    expect(Object.fromEntries(sent.form)).toEqual({ grant_type: 'refresh_token', refresh_token: REFRESH, client_id: 'mlx', service: 'fake-registry', scope: 'repository:acme/app:pull' })
+    expect(log.lines.join('\n')).not.toContain(REFRESH)
+    const expired = new RegistryClient({ registry: `127.0.0.1:${port}`, credentials: { username: '<token>', password: 'stale', source: 'config.json (auths["acr"])', kind: 'identity-token' }, log: capture(), attempts: 1 })
+    await expect(expired.uploadBlob('acme/app', DIGEST, BLOB.length, path.join(dir, 'blob'))).rejects.toThrow(/refused the identity token from config\.json \(auths\["acr"\]\) \(400\).*log in to the registry again/)
   })
 
   it('says which credentials the token service refused', async () => {

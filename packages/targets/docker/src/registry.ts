@@ -211,8 +211,10 @@ export class RegistryClient {
     const ch = this.challenge
     if (!ch) return
     const creds = this.opts.credentials
+    const identity = creds?.kind === 'identity-token'
     if (ch.scheme === 'basic') {
       if (!creds) throw new RegistryError(`${this.opts.registry} needs a user name and password`, 401, 'UNAUTHORIZED')
+      if (identity) throw new RegistryError(`${this.opts.registry} asks for Basic auth, but the credentials from ${creds.source} are an identity token (an OAuth2 refresh token for a token service): log in with a user name and password instead`, 401, 'UNAUTHORIZED')
       this.authorization = basicHeader(creds)
       return
     }
@@ -225,13 +227,25 @@ export class RegistryClient {
     }
     if (ch.params.service) tokenUrl.searchParams.set('service', ch.params.service)
     for (const s of scopes) tokenUrl.searchParams.append('scope', s)
+    // An identity token is exchanged as the distribution spec's OAuth2 flow says: a form POST with
+    // grant_type=refresh_token to the realm; a password goes as Basic auth on a GET.
+    const oauthForm = () =>
+      new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds!.password,
+        client_id: 'mlx',
+        ...(ch.params.service ? { service: ch.params.service } : {}),
+        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
+      }).toString()
     const fetchToken = async (withCreds: boolean) => {
       const headers: Record<string, string> = { 'User-Agent': 'mlx-target-docker/0.1', Accept: 'application/json' }
-      if (withCreds && creds) headers.Authorization = basicHeader(creds)
+      const post = withCreds && identity
+      if (post) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+      else if (withCreds && creds) headers.Authorization = basicHeader(creds)
       for (let attempt = 0; ; attempt++) {
         let res: Response
         try {
-          res = await fetch(tokenUrl, { headers, signal: AbortSignal.timeout(60_000) })
+          res = await fetch(post ? new URL(realm) : tokenUrl, { method: post ? 'POST' : 'GET', headers, ...(post ? { body: oauthForm() } : {}), signal: AbortSignal.timeout(60_000) })
         } catch (err) {
           if (attempt + 1 >= this.attempts) throw new RegistryError(`token service ${tokenUrl.origin} unreachable: ${networkReason(err)}`)
           await sleep(this.delay(attempt), this.opts.signal)
@@ -248,14 +262,15 @@ export class RegistryClient {
     let res = await fetchToken(true)
     let anonymous = !creds
     // Credentials meant for another registry must not stop an anonymous pull of a public image.
-    if ((res.status === 401 || res.status === 403) && creds && scopes.every((s) => s.endsWith(':pull'))) {
+    if ((res.status === 400 || res.status === 401 || res.status === 403) && creds && scopes.every((s) => s.endsWith(':pull'))) {
       await res.body?.cancel()
       res = await fetchToken(false)
       anonymous = true
     }
     if (!res.ok) {
-      const what = creds ? `the credentials from ${creds.source}` : 'anonymous access'
-      throw new RegistryError(`${this.opts.registry}: the token service refused ${what} (${res.status}) for ${scopes.join(' ')}`, res.status, 'UNAUTHORIZED')
+      const what = !creds ? 'anonymous access' : identity ? `the identity token from ${creds.source}` : `the credentials from ${creds.source}`
+      const why = identity ? ' (identity tokens expire: log in to the registry again)' : ''
+      throw new RegistryError(`${this.opts.registry}: the token service refused ${what} (${res.status}) for ${scopes.join(' ')}${why}`, res.status, 'UNAUTHORIZED')
     }
     const body = (await res.json()) as { token?: string; access_token?: string }
     const token = body.token ?? body.access_token

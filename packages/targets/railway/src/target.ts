@@ -57,6 +57,11 @@ async function pullCredentials(ctx: TargetContext, s: Settings, image: string) {
       hint: 'store a personal access token with read:packages as GHCR_TOKEN (repository secret), or make the GHCR package public and drop privateImage.',
     })
   }
+  if (found.kind === 'identity-token') {
+    throw new MlxError('CREDENTIALS_MISSING', `the credentials for ${host} (from ${found.source}) are an identity token, which only a token service accepts: Railway needs a user name and a password or access token to pull.`, {
+      hint: 'set MLX_REGISTRY_USER and MLX_REGISTRY_PASSWORD to a read-only token for the registry.',
+    })
+  }
   return { username: found.username, password: found.password }
 }
 
