@@ -303,8 +303,8 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     }
   })
 
-  it('helm mode: mlx deploy runs the real `helm upgrade --install --wait=watcher --rollback-on-failure` against the API server; helm stores its release and waits on watch streams', async () => {
-    console.warn('helm.test: helm mode runs the real helm upgrade/wait/rollback against the fake API, but `mlx rollback` and `mlx status` in helm mode (helm rollback / helm status) are not run here, and the fake serves no ReplicaSets.')
+  it('helm mode: mlx deploy runs the real `helm upgrade --install --wait=watcher --rollback-on-failure` against the API server; helm stores its release and waits on watch streams; mlx status and mlx rollback use helm status and helm rollback', async () => {
+    console.warn('helm.test: the fake API server serves no ReplicaSets; helm mode is checked through Deployments, Pods and watch streams only.')
     // A second API server, empty: helm refuses to adopt the objects apply mode made (no release annotations).
     const hk = await new FakeKube(TOKEN).start()
     hk.fieldManagers = ['helm'] // helm's server-side apply: fieldManager=helm, force=false
@@ -358,11 +358,34 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
       expect([1, 2, 3].map(status)).toEqual(['superseded', 'failed', 'deployed'])
       expect(hk.violations).toEqual([])
       expect(new DeploymentLog(dir).list('helm').filter((x) => x.details?.mode === 'helm').map((x) => x.status)).toEqual(['ready']) // the failed deploy is not recorded as ready
+
+      // A good upgrade (revision 4), then `mlx status` (helm status) and `mlx rollback` (helm rollback, revision 5 = 3 = 1).
+      const second = `${registry}/mlx/names:second`
+      await setHelm({ mode: 'helm', image: second, timeoutSeconds: 60, pollIntervalMs: 100 })
+      const up = await mlx(['deploy', dir, '--target', 'helm', '--env', 'dev'], { env })
+      outputs.push(up.stdout, up.stderr)
+      expect(up.code, up.stderr + up.stdout).toBe(0)
+      expect(hk.deploymentImage('names-dev', 'api-chart-names')).toBe(second)
+      // No --env: status checks each target's latest deployment with the overlay it was deployed with.
+      const st = await mlx(['status', dir, '--target', 'helm', '--json'], { env })
+      outputs.push(st.stdout, st.stderr)
+      expect(st.code, st.stderr).toBe(0)
+      expect(JSON.parse(st.stdout).deployments).toEqual([expect.objectContaining({ target: 'helm', env: 'dev', status: 'ready', revision: '4' })])
+      const rb = await mlx(['rollback', dir, '--target', 'helm', '--env', 'dev'], { env })
+      outputs.push(rb.stdout, rb.stderr)
+      expect(rb.code, rb.stderr + rb.stdout).toBe(0)
+      expect(rb.stdout + rb.stderr).toMatch(/helm rollback api-chart --namespace names-dev/)
+      expect(hk.deploymentImage('names-dev', 'api-chart-names')).toBe(image)
+      expect([1, 2, 3, 4, 5].map(status)).toEqual(['superseded', 'failed', 'superseded', 'superseded', 'deployed'])
+      expect(new DeploymentLog(dir).list('helm').at(-1)).toMatchObject({ status: 'ready', revision: '5', details: { mode: 'helm' } })
+      // The API server's view after the rollback: helm status reads revision 5 as deployed.
+      const after = await mlx(['status', dir, '--target', 'helm', '--env', 'dev', '--json'], { env })
+      expect(JSON.parse(after.stdout).deployments[0]).toMatchObject({ status: 'ready', revision: '5' })
     } finally {
       process.env.KUBECONFIG = kube.kubeconfig
       await hk.stop()
     }
-  }, 120_000)
+  }, 240_000)
 
   it('the kubeconfig token never appears in output, errors, plans or files mlx wrote', async () => {
     expect(outputs.join('\n')).not.toContain(TOKEN)

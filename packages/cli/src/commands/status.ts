@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core'
-import { DeploymentLog, envCredentials, loadProject, loadRegistry, targetConfig, type Deployment } from '@mlx/core'
+import { DeploymentLog, loadProject, loadRegistry, type Deployment } from '@mlx/core'
 import path from 'node:path'
 import { MlxCommand } from '../base.js'
 import { CLI_DIR } from '../context.js'
+import { targetContext } from '../flow.js'
 
 export default class Status extends MlxCommand {
   static override summary = 'Show what is deployed where (from .mlx/deployments.json, checked live when the target can).'
@@ -10,36 +11,31 @@ export default class Status extends MlxCommand {
   static override args = { dir: Args.string({ description: 'Project folder (holds mlx.yaml).', default: '.' }) }
   static override flags = {
     target: Flags.string({ char: 't', description: 'Only this target.' }),
+    env: Flags.string({ description: 'Only deployments to this environment (from environments: in mlx.yaml).' }),
     history: Flags.boolean({ description: 'List every recorded deployment, not only the latest per target.', default: false }),
   }
 
   async run() {
     const { args, flags } = await this.parse(Status)
-    const project = await loadProject(args.dir)
+    const project = await loadProject(args.dir, { env: flags.env })
     const registry = await loadRegistry([project.root, CLI_DIR])
     const history = new DeploymentLog(project.root)
-    const all = history.list(flags.target)
+    const all = history.list(flags.target).filter((d) => flags.env === undefined || d.env === flags.env)
     const targets = [...new Set(all.map((d) => d.target))]
     const latest: Deployment[] = []
     for (const name of targets) {
       const t = registry.targets().find((x) => x.name === name)
-      let d = history.latest(name)!
+      let d = history.latest(name, flags.env)!
       if (t?.status) {
-        const live = await t.status({
-          project,
-          config: targetConfig(t, project),
-          outDir: path.join(project.root, '.mlx', name),
-          log: this.out,
-          signal: AbortSignal.timeout(30_000),
-          credentials: envCredentials(),
-          flags,
-          history,
-        })
+        // The live check reads the target's settings as that deployment had them: with the
+        // environment overlay it was deployed with (a helm namespace, a Cloud Run service name).
+        const overlaid = d.env && d.env !== flags.env ? await loadProject(args.dir, { env: d.env }).catch(() => project) : project
+        const live = await t.status(targetContext(overlaid, t, { env: d.env, log: this.out, flags, signal: AbortSignal.timeout(30_000) }))
         if (live) d = live
       }
       latest.push(d)
     }
-    if (latest.length === 0) this.say(`No deployments recorded for ${project.name}${flags.target ? ` on ${flags.target}` : ''} (${path.relative(process.cwd(), history.file)}).`)
+    if (latest.length === 0) this.say(`No deployments recorded for ${project.name}${flags.target ? ` on ${flags.target}` : ''}${flags.env ? ` in ${flags.env}` : ''} (${path.relative(process.cwd(), history.file)}).`)
     for (const d of latest) this.say(`${d.target.padEnd(10)} ${d.status.padEnd(8)} ${d.version.padEnd(10)} ${d.url ?? '-'}  ${d.time}${d.env ? `  env=${d.env}` : ''}`)
     return { name: project.name, deployments: latest, ...(flags.history ? { history: all } : {}) }
   }
