@@ -251,3 +251,29 @@ describe('cloudrun target: Artifact Registry push + Cloud Run v2 service, agains
     }
   })
 })
+
+describe('cloudrun package without a reachable base image', () => {
+  it('still writes service.yaml and service.json (image by tag); deploy then stops on the base, naming it, before any Google call', async () => {
+    // A registry port nothing listens on: the base image cannot be read, as with no network.
+    const dir = await copyExample('taxifare', (y) => `${y}  docker:\n    retries: 0\n`)
+    try {
+      const base = '127.0.0.1:9/library/node:20'
+      const pkg = await mlx(['package', dir, '--target', 'cloudrun', '--base', base])
+      expect(pkg.code, pkg.stderr).toBe(0)
+      expect(pkg.stderr).toMatch(/the image was not built .*127\.0\.0\.1:9.*mlx deploy` will need the base image/)
+      // PROJECT_ID is the placeholder project (ADC names it at deploy time), lower-cased as image names are.
+      const byTag = 'europe-west1-docker.pkg.dev/project_id/mlx/taxifare:1.0.0'
+      const ksvc = parseYaml(await readFile(path.join(dir, '.mlx/cloudrun/service.yaml'), 'utf8')) as { spec: { template: { spec: { containers: { image: string }[] } } } }
+      expect(ksvc.spec.template.spec.containers[0]!.image).toBe(byTag)
+      const svc = JSON.parse(await readFile(path.join(dir, '.mlx/cloudrun/service.json'), 'utf8')) as { template: { containers: { image: string }[] } }
+      expect(svc.template.containers[0]!.image).toBe(byTag)
+
+      // No ADC is configured either: the base is the first thing deploy reports.
+      const dep = await mlx(['deploy', dir, '--target', 'cloudrun', '--base', base], { env: { GOOGLE_APPLICATION_CREDENTIALS: path.join(dir, 'none.json') } })
+      expect(dep.code).toBe(1)
+      expect(dep.stderr).toMatch(/error\[BUNDLE_FAILED\]: could not build the image: .*127\.0\.0\.1:9/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MlxError, type Artifact, type Deployment, type PlanStep, type Target, type TargetContext } from '@mlx/core'
-import { imageBundlePlatform, imageContext, packageImage, parseDestination, pushArtifact } from '@mlx/target-docker'
+import { isMlxError, MlxError, type Artifact, type Deployment, type PlanStep, type Target, type TargetContext } from '@mlx/core'
+import { imageBundlePlatform, imageContext, packageImage, parseDestination, pushArtifact, versionTag } from '@mlx/target-docker'
 import { apiError, apiMessage, CloudRunApi, conditionState, trafficType, type IamPolicy, type RunRevision, type RunService } from './api.js'
 import { applicationDefault, type Adc } from './auth.js'
 import { configSchema, registryFor, resolveSettings, type CloudRunConfig, type Resolved } from './config.js'
@@ -14,7 +14,9 @@ const INVOKER = 'roles/run.invoker'
 const PUBLIC = 'allUsers'
 
 interface Details {
-  image: Artifact
+  /** Absent when the base image could not be read at package time (see imageError). */
+  image?: Artifact
+  imageError?: { message: string; hint?: string }
   service: string
   region: string
   project?: string
@@ -27,12 +29,15 @@ const names = (project: string, r: Resolved) => {
   return { parent, name: `${parent}/services/${r.service}` }
 }
 
-/** REGISTRY/REPO@sha256:… for the image as it will be (or was) pushed: the digest is known before the push. */
-function imageRef(ctx: TargetContext, r: Resolved, project: string, digest: string): string {
+/**
+ * REGISTRY/REPO@sha256:… for the image as it will be (or was) pushed: the digest is known before
+ * the push. Without a built image (no base at package time), REGISTRY/REPO:VERSION.
+ */
+function imageRef(ctx: TargetContext, r: Resolved, project: string, digest: string | undefined): string {
   const registry = registryFor(ctx, r, project)
   try {
     const d = parseDestination(registry, ctx.project.name)
-    return `${d.registry}/${d.repository}@${digest}`
+    return digest ? `${d.registry}/${d.repository}@${digest}` : `${d.registry}/${d.repository}:${versionTag(ctx.project.version)}`
   } catch (err) {
     throw new MlxError('USAGE', `targets.cloudrun.registry: ${(err as Error).message}`, { hint: 'the form is HOST[:PORT]/NAMESPACE; leave it unset to push to REGION-docker.pkg.dev/PROJECT/REPOSITORY.' })
   }
@@ -40,7 +45,7 @@ function imageRef(ctx: TargetContext, r: Resolved, project: string, digest: stri
 
 function desiredSpec(ctx: TargetContext, r: Resolved, project: string, a: Artifact, image?: string): ServiceSpec {
   const d = a.details as unknown as Details
-  return serviceSpec({ cfg: r.cfg, image: image ?? imageRef(ctx, r, project, a.digest!), projectName: ctx.project.name, version: a.version, modelDigest: d.modelDigest })
+  return serviceSpec({ cfg: r.cfg, image: image ?? imageRef(ctx, r, project, a.digest), projectName: ctx.project.name, version: a.version, modelDigest: d.modelDigest })
 }
 
 async function writeSpecs(ctx: TargetContext, r: Resolved, project: string, spec: ServiceSpec) {
@@ -207,18 +212,28 @@ export const cloudrunTarget: Target = {
 
   async package(bundle, ctx): Promise<Artifact> {
     const r = resolveSettings(ctx)
-    const image = await packageImage(bundle, ctx, { config: { port: r.cfg.port }, outDir: path.join(ctx.outDir, 'image') })
+    let image: Artifact | undefined
+    let imageError: Details['imageError']
+    try {
+      image = await packageImage(bundle, ctx, { config: { port: r.cfg.port }, outDir: path.join(ctx.outDir, 'image') })
+    } catch (err) {
+      // service.yaml does not need the image's bytes: write it offline with the tag, and let
+      // deploy (which must push the image anyway) report the base it cannot read.
+      if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
+      imageError = { message: err.message, hint: err.hint }
+      ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); service.yaml refers to it by tag, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
+    }
     const project = r.project ?? PROJECT_PLACEHOLDER
-    const art: Artifact = { target: 'cloudrun', version: bundle.info.version, digest: image.digest, paths: {}, details: { modelDigest: bundle.info.modelDigest } }
+    const art: Artifact = { target: 'cloudrun', version: bundle.info.version, digest: image?.digest, paths: {}, details: { modelDigest: bundle.info.modelDigest } }
     const spec = desiredSpec(ctx, r, project, art)
     const files = await writeSpecs(ctx, r, project, spec)
     if (!r.project) ctx.log.info(`  project not set: service.yaml says ${PROJECT_PLACEHOLDER}; deploy takes it from Application Default Credentials`)
-    const details: Details = { image, service: r.service, region: r.region, project: r.project, modelDigest: bundle.info.modelDigest }
+    const details: Details = { image, imageError, service: r.service, region: r.region, project: r.project, modelDigest: bundle.info.modelDigest }
     return {
       target: 'cloudrun',
       version: bundle.info.version,
-      digest: image.digest,
-      paths: { service: files.yaml, spec: files.json, layout: image.paths.layout!, dockerfile: image.paths.dockerfile! },
+      digest: image?.digest,
+      paths: { service: files.yaml, spec: files.json, ...(image ? { layout: image.paths.layout!, dockerfile: image.paths.dockerfile! } : {}) },
       details: details as unknown as Record<string, unknown>,
     }
   },
@@ -237,7 +252,9 @@ export const cloudrunTarget: Target = {
     const { name } = names(project, r)
     const desired = desiredSpec(ctx, r, project, artifact)
     const image = desired.template.containers[0]!.image
-    steps.push({ action: 'push', detail: `${image.replace(/@.*/, '')} (${image.slice(image.indexOf('@') + 1, image.indexOf('@') + 20)}…) as oauth2accesstoken with the ADC access token` })
+    const imageError = (artifact.details as unknown as Details).imageError
+    if (imageError) steps.push({ action: 'push', detail: `none: the image could not be built (${imageError.message.split('\n')[0]}); deploy will stop here` })
+    else steps.push({ action: 'push', detail: `${image.replace(/@.*/, '')} (${image.slice(image.indexOf('@') + 1, image.indexOf('@') + 20)}…) as oauth2accesstoken with the ADC access token` })
     let live: RunService | undefined
     if (s) {
       try {
@@ -264,6 +281,7 @@ export const cloudrunTarget: Target = {
 
   async deploy(artifact, ctx): Promise<Deployment> {
     const d = artifact.details as unknown as Details
+    if (!d.image) throw new MlxError('BUNDLE_FAILED', d.imageError?.message ?? 'the artifact has no image to push.', { hint: d.imageError?.hint ?? 'run `mlx package --target cloudrun` again.' })
     const s = await ctx.log.step('Loading Application Default Credentials', () => session(ctx))
     const { r } = s
     try {
