@@ -267,3 +267,33 @@ describe('railway GraphQL client and project lookup (against the stand-in)', () 
     expect(settings({ project, config: targetConfig(railwayTarget, good), credentials: envCredentials({}) }).secrets).toEqual({ DB: '${{ Postgres.DATABASE_URL }}' })
   })
 })
+
+describe('railway package without a reachable base image', () => {
+  it('still writes app/ for `railway up` (Dockerfile FROM the unpinned base, the bundle, railway.json, Procfile); deploy then stops on the base before any Railway call', async () => {
+    // A registry port nothing listens on: the base image cannot be read, as with no network.
+    const dir = await copyExample('classifier', (y) => `${y}  docker:\n    retries: 0\n`)
+    try {
+      const base = '127.0.0.1:9/library/node:20'
+      const pkg = await mlx(['package', dir, '--target', 'railway', '--base', base])
+      expect(pkg.code, pkg.stderr).toBe(0)
+      expect(pkg.stderr).toMatch(/the image was not built .*127\.0\.0\.1:9.*mlx deploy` will need the base image/)
+      const app = path.join(dir, '.mlx/railway/app')
+      const dockerfile = await readFile(path.join(app, 'Dockerfile'), 'utf8')
+      expect(dockerfile).toContain(`ARG BASE=${base}\n`)
+      expect(dockerfile).toContain('FROM ${BASE} AS layers')
+      expect(existsSync(path.join(app, 'server.mjs'))).toBe(true)
+      expect(existsSync(path.join(app, 'mlx.yaml'))).toBe(true)
+      expect(JSON.parse(await readFile(path.join(app, 'railway.json'), 'utf8'))).toMatchObject({ build: { builder: 'DOCKERFILE' }, deploy: { startCommand: 'node server.mjs' } })
+      expect(await readFile(path.join(app, 'Procfile'), 'utf8')).toMatch(/^web: node server\.mjs/)
+      expect(existsSync(path.join(dir, '.mlx/railway/image/context'))).toBe(false) // moved, not copied
+
+      // A token that would be refused if it were ever sent: the base stops deploy first.
+      const dep = await mlx(['deploy', dir, '--target', 'railway', '--base', base, '--registry', '127.0.0.1:9/mlx'], { env: { RAILWAY_API_TOKEN: 'never-sent', RAILWAY_API_URL: 'http://127.0.0.1:9/graphql/v2' } })
+      expect(dep.code).toBe(1)
+      expect(dep.stderr).toMatch(/error\[BUNDLE_FAILED\]: could not build the image: .*127\.0\.0\.1:9/)
+      expect(dep.stderr + dep.stdout).not.toContain('never-sent')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { targetConfig, type Artifact, type TargetContext } from '@mlx/core'
 import type { Bundle, Project } from '@mlx/core'
-import { dockerTarget } from './target.js'
+import { dockerTarget, packageBuildContext } from './target.js'
 
 /**
  * What an image-based target (cloudrun, railway, helm) uses to get the same image the docker
@@ -17,6 +17,11 @@ export function imageContext(ctx: TargetContext, opts: { config?: Record<string,
 /** Builds the image (OCI layout + Dockerfile) for another target's artifact; no network unless the base must be pulled. */
 export function packageImage(bundle: Bundle, ctx: TargetContext, opts: { config?: Record<string, unknown>; outDir?: string } = {}): Promise<Artifact> {
   return dockerTarget.package(bundle, imageContext(ctx, opts))
+}
+
+/** The Dockerfile and build context alone (base unpinned, never read): for a platform that builds the image itself. */
+export function packageImageBuildContext(bundle: Bundle, ctx: TargetContext, opts: { config?: Record<string, unknown>; outDir?: string } = {}): Promise<{ dockerfile: string; context: string }> {
+  return packageBuildContext(bundle, imageContext(ctx, opts))
 }
 
 /**

@@ -2,7 +2,7 @@ import { definePlugin } from '@mlx/core'
 import { dockerTarget } from './target.js'
 
 export { dockerTarget, DEFAULT_BASE, pushArtifact, versionTag, modelTag, type PushedImage } from './target.js'
-export { imageContext, packageImage, imageBundlePlatform } from './image-for.js'
+export { imageContext, packageImage, packageImageBuildContext, imageBundlePlatform } from './image-for.js'
 export { buildImage, resolveBase, bundleLayers, formatBytes, type BuiltImage, type LayerInfo, type ImageSettings } from './image.js'
 export { pushImage, type PushRequest, type PushResult } from './push.js'
 export { RegistryClient, RegistryError, retryAfterMs, type PushStats, type RegistryClientOptions } from './registry.js'

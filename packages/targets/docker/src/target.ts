@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
+import { MlxError, type Artifact, type Bundle, type Deployment, type Target, type TargetContext } from '@mlx/core'
 import { findCredentials, type BasicCredentials } from './auth.js'
 import { renderDockerfile } from './dockerfile.js'
 import { buildImage, formatBytes, type LayerInfo } from './image.js'
@@ -124,6 +124,69 @@ function tagsFor(version: string, modelDigest: string, extra: readonly string[])
 
 const sum = (ls: readonly LayerInfo[]) => ls.reduce((n, l) => n + l.size, 0)
 
+/** SOURCE_DATE_EPOCH (reproducible builds) or 0, and the OCI `created` it gives. */
+function buildEpoch(): { epoch: number; created: string } {
+  const text = process.env.SOURCE_DATE_EPOCH
+  const epoch = text && /^\d+$/.test(text) ? Number(text) : 0
+  return { epoch, created: new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z') }
+}
+
+/** The image's OCI labels: what it is, where its source is, which models and app it carries. */
+async function imageLabels(bundle: Bundle, cfg: DockerConfig, created: string): Promise<Record<string, string>> {
+  const project = bundle.project
+  const [revision, remote] = await Promise.all([run('git', ['rev-parse', 'HEAD'], project.root), cfg.source ? undefined : run('git', ['remote', 'get-url', 'origin'], project.root)])
+  const source = cfg.source ?? sourceUrl(remote)
+  return {
+    'org.opencontainers.image.title': project.name,
+    ...(project.description ? { 'org.opencontainers.image.description': project.description.trim() } : {}),
+    'org.opencontainers.image.version': project.version,
+    'org.opencontainers.image.created': created,
+    ...(source ? { 'org.opencontainers.image.source': source } : {}),
+    ...(revision ? { 'org.opencontainers.image.revision': revision } : {}),
+    'dev.mlx.model.digest': bundle.info.modelDigest,
+    'dev.mlx.app.digest': bundle.info.appDigest,
+    ...cfg.labels,
+  }
+}
+
+/** Moves the bundle to `outDir/context` and writes `outDir/Dockerfile` building the same image FROM `base`. */
+async function writeBuildContext(
+  bundle: Bundle,
+  outDir: string,
+  opts: { base: string; cfg: DockerConfig; labels: Record<string, string>; platform: string; note?: string },
+): Promise<{ dockerfile: string; context: string }> {
+  const project = bundle.project
+  await mkdir(outDir, { recursive: true })
+  const context = path.join(outDir, 'context')
+  const models = Object.values(project.models).map((m) => path.relative(project.root, m.path).split(path.sep).join('/'))
+  if (path.resolve(bundle.dir) !== context) {
+    await rm(context, { recursive: true, force: true })
+    await rename(bundle.dir, context)
+  }
+  const dockerfile = path.join(outDir, 'Dockerfile')
+  await writeFile(dockerfile, renderDockerfile({ base: opts.base, models, user: opts.cfg.user, port: opts.cfg.port, env: project.env, labels: opts.labels, platform: opts.platform, note: opts.note }))
+  return { dockerfile, context }
+}
+
+/**
+ * The Dockerfile and its build context alone, FROM the base as configured (not pinned): what a
+ * platform that builds the image itself needs (`railway up`), written without reading the base,
+ * so it works when the base image cannot be reached.
+ */
+export async function packageBuildContext(bundle: Bundle, ctx: TargetContext): Promise<{ dockerfile: string; context: string }> {
+  const s = settings(ctx)
+  const platform = parseImagePlatform(s.platform)
+  const labels = await imageLabels(bundle, s.cfg, buildEpoch().created)
+  const oci = s.base.startsWith('oci:')
+  return writeBuildContext(bundle, ctx.outDir, {
+    base: oci ? DEFAULT_BASE : s.base,
+    cfg: s.cfg,
+    labels,
+    platform: platformString(platform),
+    note: oci ? `the base is an OCI layout (${s.base}); docker build cannot read one, so BASE defaults to ${DEFAULT_BASE}.` : undefined,
+  })
+}
+
 /**
  * Dockerfile + build context for `docker build`, and the same image built without a daemon as an
  * OCI layout; `deploy` pushes that layout to any OCI registry (GHCR, Docker Hub, a local one).
@@ -157,23 +220,9 @@ export const dockerTarget: Target & { bundlePlatform(config: Record<string, unkn
         hint: `pass --platform ${platformString(platform)} so the bundle is built for the image.`,
       })
     }
-    const epochText = process.env.SOURCE_DATE_EPOCH
-    const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0
-    const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z')
+    const { epoch, created } = buildEpoch()
     const project = bundle.project
-    const [revision, remote] = await Promise.all([run('git', ['rev-parse', 'HEAD'], project.root), cfg.source ? undefined : run('git', ['remote', 'get-url', 'origin'], project.root)])
-    const source = cfg.source ?? sourceUrl(remote)
-    const labels: Record<string, string> = {
-      'org.opencontainers.image.title': project.name,
-      ...(project.description ? { 'org.opencontainers.image.description': project.description.trim() } : {}),
-      'org.opencontainers.image.version': project.version,
-      'org.opencontainers.image.created': created,
-      ...(source ? { 'org.opencontainers.image.source': source } : {}),
-      ...(revision ? { 'org.opencontainers.image.revision': revision } : {}),
-      'dev.mlx.model.digest': bundle.info.modelDigest,
-      'dev.mlx.app.digest': bundle.info.appDigest,
-      ...cfg.labels,
-    }
+    const labels = await imageLabels(bundle, cfg, created)
     const tags = tagsFor(project.version, bundle.info.modelDigest, s.extraTags)
     const dest = tryDestination(s.registry, project.name)
 
@@ -197,27 +246,14 @@ export const dockerTarget: Target & { bundlePlatform(config: Record<string, unkn
     })
 
     // The bundle becomes the Dockerfile's build context.
-    const context = path.join(ctx.outDir, 'context')
-    const models = Object.values(project.models).map((m) => path.relative(project.root, m.path).split(path.sep).join('/'))
-    if (path.resolve(bundle.dir) !== context) {
-      await rm(context, { recursive: true, force: true })
-      await rename(bundle.dir, context)
-    }
     const pinnedBase = built.base.registry ? `${built.base.ref.replace(/@sha256:[a-f0-9]+$/, '')}@${built.base.digest}` : s.base.startsWith('oci:') ? DEFAULT_BASE : s.base
-    const dockerfile = path.join(ctx.outDir, 'Dockerfile')
-    await writeFile(
-      dockerfile,
-      renderDockerfile({
-        base: pinnedBase,
-        models,
-        user: cfg.user,
-        port: cfg.port,
-        env: project.env,
-        labels,
-        platform: platformString(platform),
-        note: s.base.startsWith('oci:') ? `mlx built its image on ${s.base}; docker build cannot read an OCI layout, so BASE defaults to ${DEFAULT_BASE}.` : undefined,
-      }),
-    )
+    const { dockerfile, context } = await writeBuildContext(bundle, ctx.outDir, {
+      base: pinnedBase,
+      cfg,
+      labels,
+      platform: platformString(platform),
+      note: s.base.startsWith('oci:') ? `mlx built its image on ${s.base}; docker build cannot read an OCI layout, so BASE defaults to ${DEFAULT_BASE}.` : undefined,
+    })
 
     const baseLayers = built.layers.filter((l) => l.name === 'base')
     const added = built.layers.filter((l) => l.name !== 'base')

@@ -1,7 +1,7 @@
 import { copyFile, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
-import { findCredentials, imageBundlePlatform, imageContext, packageImage, pushArtifact } from '@mlx/target-docker'
+import { isMlxError, MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
+import { findCredentials, imageBundlePlatform, imageContext, packageImage, packageImageBuildContext, pushArtifact } from '@mlx/target-docker'
 import { RailwayClient } from './api.js'
 import { configSchema, findToken, requireToken, settings, type Settings } from './config.js'
 import { renderProcfile, renderRailwayJson } from './files.js'
@@ -121,12 +121,24 @@ export const railwayTarget: Target = {
 
   async package(bundle, ctx): Promise<Artifact> {
     const s = settings(ctx)
-    const image = await packageImage(bundle, ctx, { outDir: path.join(ctx.outDir, 'image') })
+    const imageDir = path.join(ctx.outDir, 'image')
+    let image: Artifact | undefined
+    let imageError: { message: string; hint?: string } | undefined
+    try {
+      image = await packageImage(bundle, ctx, { outDir: imageDir })
+    } catch (err) {
+      // The files `railway up` needs (Dockerfile, context, railway.json) do not need the base
+      // image's bytes: write them offline, and let deploy (which pushes the image) report the base.
+      if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
+      imageError = { message: err.message, hint: err.hint }
+      ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); app/ for \`railway up\` is written with an unpinned base, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
+    }
+    const built = image ? { context: image.paths.context!, dockerfile: image.paths.dockerfile! } : await packageImageBuildContext(bundle, ctx, { outDir: imageDir })
     // The bundle (the image's build context) becomes the folder `railway up` uploads.
     const app = path.join(ctx.outDir, 'app')
     await rm(app, { recursive: true, force: true })
-    await rename(image.paths.context!, app)
-    const dockerfile = (await readFile(image.paths.dockerfile!, 'utf8')).replace('-f Dockerfile context', '.')
+    await rename(built.context, app)
+    const dockerfile = (await readFile(built.dockerfile, 'utf8')).replace('-f Dockerfile context', '.')
     const files = { railwayJson: path.join(app, 'railway.json'), procfile: path.join(app, 'Procfile'), dockerfile: path.join(app, 'Dockerfile') }
     await writeFile(files.railwayJson, renderRailwayJson(s.cfg))
     await writeFile(files.procfile, renderProcfile())
@@ -134,10 +146,10 @@ export const railwayTarget: Target = {
     await copyFile(files.railwayJson, path.join(ctx.outDir, 'railway.json'))
     return {
       target: NAME,
-      version: image.version,
-      digest: image.digest,
-      paths: { layout: image.paths.layout!, app, ...files },
-      details: { ...image.details },
+      version: bundle.info.version,
+      digest: image?.digest,
+      paths: { ...(image ? { layout: image.paths.layout! } : {}), app, ...files },
+      details: { ...image?.details, ...(imageError ? { imageError } : {}) },
     }
   },
 
@@ -145,13 +157,14 @@ export const railwayTarget: Target = {
     const s = settings(ctx)
     const { registry, port } = dockerSide(ctx)
     const token = findToken(ctx.credentials)
+    const imageError = artifact.details?.imageError as { message: string } | undefined
     const image = registry ? `${registry}/${ctx.project.name}@${artifact.digest}` : `(no registry: pass --registry or set targets.docker.registry)@${artifact.digest}`
     const where = token?.kind === 'project' ? 'the project and environment of RAILWAY_TOKEN' : s.projectId ? `project ${s.projectId}` : `project '${s.projectName}' (created if missing)`
     const vars = Object.keys(variablesFor(ctx, s, port))
     return {
       target: NAME,
       steps: [
-        { action: 'push', detail: `image ${image} (only blobs the registry lacks)` },
+        { action: 'push', detail: imageError ? `none: the image could not be built (${imageError.message.split('\n')[0]}); deploy will stop here` : `image ${image} (only blobs the registry lacks)` },
         { action: 'locate', detail: `${where}, environment '${s.cfg.environment}', service '${s.serviceName}' (created if missing) via ${s.apiUrl}` },
         { action: 'configure', detail: `serviceInstanceUpdate: source image by digest, healthcheck ${s.cfg.healthcheckPath} (${s.cfg.healthcheckTimeout}s), restart ${s.cfg.restartPolicy}${s.cfg.privateImage ? ', registry credentials' : ''}` },
         { action: 'variables', detail: `variableCollectionUpsert ${vars.join(', ')}${Object.keys(s.secrets).length ? ` (${Object.keys(s.secrets).join(', ')} as references)` : ''}` },
@@ -163,6 +176,8 @@ export const railwayTarget: Target = {
   },
 
   async deploy(artifact, ctx): Promise<Deployment> {
+    const imageError = artifact.details?.imageError as { message: string; hint?: string } | undefined
+    if (imageError) throw new MlxError('BUNDLE_FAILED', imageError.message, { hint: imageError.hint })
     const s = settings(ctx)
     const { ictx, registry, port } = dockerSide(ctx)
     const variables = variablesFor(ctx, s, port)
