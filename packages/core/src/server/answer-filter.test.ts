@@ -1,4 +1,4 @@
-import { Ajv } from 'ajv'
+import { Ajv2020 as Ajv } from 'ajv/dist/2020.js'
 import { describe, expect, it } from 'vitest'
 import { compileAnswerFilter } from './answer-filter.js'
 
@@ -43,13 +43,13 @@ describe('answer filter (response_model semantics)', () => {
     expect(g({ y: 1, z: 2, w: 3 })).toEqual({ y: 1, z: 2 })
   })
 
-  it('follows local $refs, recursive ones too, and draft-07 tuples', () => {
+  it('follows local $refs, recursive ones too, and prefixItems tuples', () => {
     const tree = filterFor({
       $defs: { node: { type: 'object', properties: { label: { type: 'string' }, children: { type: 'array', items: { $ref: '#/$defs/node' } } } } },
       $ref: '#/$defs/node',
     })
     expect(tree({ label: 'r', id: 1, children: [{ label: 'c', id: 2, children: [] }] })).toEqual({ label: 'r', children: [{ label: 'c', children: [] }] })
-    const tuple = filterFor({ type: 'array', items: [{ type: 'string' }, { type: 'object', properties: { p: {} } }], additionalItems: { type: 'object', properties: { q: {} } } })
+    const tuple = filterFor({ type: 'array', prefixItems: [{ type: 'string' }, { type: 'object', properties: { p: {} } }], items: { type: 'object', properties: { q: {} } } })
     expect(tuple(['a', { p: 1, x: 2 }, { q: 1, y: 2 }])).toEqual(['a', { p: 1 }, { q: 1 }])
   })
 

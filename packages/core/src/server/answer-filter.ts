@@ -1,4 +1,4 @@
-import type { Ajv, ValidateFunction } from 'ajv'
+import type { Ajv2020 as Ajv, ValidateFunction } from 'ajv/dist/2020.js'
 
 /** Returns the answer without what its schema does not declare; the input is never mutated. */
 export type AnswerFilter = (value: unknown) => unknown
@@ -13,8 +13,8 @@ type Schema = Record<string, unknown>
  * - only an object schema that lists `properties` and says nothing of `additionalProperties`,
  *   `patternProperties`, `unevaluatedProperties` or `allOf` is closed; a free-form object
  *   (`{type: object}`, or `additionalProperties: {...}` as a map) passes through whole;
- * - `items` (a draft-07 tuple too, with `additionalItems`), `properties`, `$ref` (within the
- *   document) are followed; for `anyOf`/`oneOf` the first branch the value matches decides, as a
+ * - `items`, `prefixItems` (2020-12 tuples), `properties`, `$ref` (within the document) are
+ *   followed; for `anyOf`/`oneOf` the first branch the value matches decides, as a
  *   validator would pick it.
  * Runs after the answer passed validation, so the branch lookup always finds a match.
  * Returns undefined when nothing in the schema can close an object: the hot path pays nothing.
@@ -70,10 +70,10 @@ export function compileAnswerFilter(root: unknown, ajv: Ajv, rootKey: string): A
         return out
       })
     }
-    if (Array.isArray(s.items)) {
-      // draft-07 tuple (the dialect the endpoint's Ajv validates): items[i], then additionalItems.
-      const heads = s.items.map((sub, i) => build(sub, `${pointer}/items/${i}`))
-      const rest = isSchema(s.additionalItems) ? build(s.additionalItems, `${pointer}/additionalItems`) : identity
+    if (Array.isArray(s.prefixItems)) {
+      // 2020-12 tuple: prefixItems[i], then items for the rest.
+      const heads = s.prefixItems.map((sub, i) => build(sub, `${pointer}/prefixItems/${i}`))
+      const rest = isSchema(s.items) ? build(s.items, `${pointer}/items`) : identity
       steps.push((v) => (Array.isArray(v) ? v.map((x, i) => (heads[i] ?? rest)(x)) : v))
     } else if (isSchema(s.items)) {
       const each = build(s.items, `${pointer}/items`)
@@ -95,7 +95,7 @@ function closesSomething(schema: unknown, root: unknown, seen: Set<unknown>): bo
   if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#')) {
     if (closesSomething(resolvePointer(root, schema.$ref.slice(1)), root, seen)) return true
   }
-  const subs: unknown[] = [...(Array.isArray(schema.items) ? schema.items : [schema.items]), schema.additionalItems, ...(Array.isArray(schema.anyOf) ? schema.anyOf : []), ...(Array.isArray(schema.oneOf) ? schema.oneOf : [])]
+  const subs: unknown[] = [schema.items, ...(Array.isArray(schema.prefixItems) ? schema.prefixItems : []), ...(Array.isArray(schema.anyOf) ? schema.anyOf : []), ...(Array.isArray(schema.oneOf) ? schema.oneOf : [])]
   return subs.some((s) => closesSomething(s, root, seen))
 }
 

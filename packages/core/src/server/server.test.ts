@@ -297,6 +297,7 @@ describe('answers keep to output.schema, as a FastAPI response_model', () => {
       '          name: { type: string }',
       '          models: { type: array, items: { type: object, properties: { id: { type: string } } } }',
       '          extra: { type: object }',
+      '          pair: { type: array, prefixItems: [{ type: string }, { type: object, properties: { v: { type: integer } } }] }',
       '',
     ].join('\n')
     await writeFile(file, yaml.replace('endpoints:\n', `endpoints:\n${about}`))
@@ -305,7 +306,7 @@ describe('answers keep to output.schema, as a FastAPI response_model', () => {
     await writeFile(path.join(dir, 'src/about.ts'), 'export default () => ({})\n')
     const handlers = {
       // Internal details a handler might return by accident: they must not reach the client.
-      about: async () => ({ name: 'titanic', token_path: '/run/secrets/x', models: [{ id: 'titanic', file: '/app/model.onnx' }], extra: { free: 1 } }),
+      about: async () => ({ name: 'titanic', token_path: '/run/secrets/x', models: [{ id: 'titanic', file: '/app/model.onnx' }], extra: { free: 1 }, pair: ['a', { v: 1, w: 2 }] }),
     }
     const s = createServer(await loadProject(dir), { runtime: () => onnxRuntime, handlers, log: silentLogger })
     try {
@@ -313,7 +314,8 @@ describe('answers keep to output.schema, as a FastAPI response_model', () => {
       const res = await s.app.inject({ url: '/about' })
       expect(res.statusCode).toBe(200)
       // `extra` is declared as a free-form object, so what is inside it stays.
-      expect(res.json()).toEqual({ name: 'titanic', models: [{ id: 'titanic' }], extra: { free: 1 } })
+      // 2020-12 tuples (prefixItems) are followed too.
+      expect(res.json()).toEqual({ name: 'titanic', models: [{ id: 'titanic' }], extra: { free: 1 }, pair: ['a', { v: 1 }] })
       // An endpoint whose schema lists no properties answers exactly what the model gives.
       const p = await s.app.inject({ method: 'POST', url: '/predict_function', payload: [MAN_THIRD] })
       expect(p.statusCode).toBe(200)
