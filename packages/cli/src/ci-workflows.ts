@@ -99,6 +99,12 @@ const setup = (o: WorkflowOptions) => `      - uses: ${ACTIONS.checkout}
 ${o.lockfile ? '          cache: npm\n' : ''}      - name: Install
         run: ${o.lockfile ? 'npm ci' : 'npm install --no-audit --no-fund'}`
 
+/** What must pass before anything ships: the manifest (with each endpoint's docs example) and the project's tests. */
+const checks = (dir: string) => `      - name: Validate mlx.yaml
+        run: npx mlx validate ${dir}
+      - name: Tests
+        run: npm test --if-present`
+
 const quoteArg = (s: string) => (/^[A-Za-z0-9._/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
 const permissionsBlock = (indent: string, extra: Record<string, string>) =>
@@ -129,10 +135,7 @@ jobs:
     timeout-minutes: 30
     steps:
 ${setup(o)}
-      - name: Validate mlx.yaml
-        run: npx mlx validate ${dir}
-      - name: Tests
-        run: npm test --if-present
+${checks(dir)}
 
   deploy:
     needs: test
@@ -174,10 +177,7 @@ jobs:
 ${permissionsBlock('    ', { packages: 'write' })}
     steps:
 ${setup(o)}
-      - name: Validate mlx.yaml
-        run: npx mlx validate ${dir}
-      - name: Tests
-        run: npm test --if-present
+${checks(dir)}
       - name: Build and push the image
         env:
           GITHUB_TOKEN: ${secret('GITHUB_TOKEN')}

@@ -20,6 +20,7 @@ export { buildBundle, digestOf, BUNDLE_INFO, type Bundle, type BundleInfo, type 
 export { compileHandlerDir, compiledHandlerPath } from './bundle/handlers.js'
 export { copyClosure, hostPlatform, type Platform, type CopiedPackage } from './bundle/closure.js'
 export { DeploymentLog } from './deployments.js'
+export { sleep, retryAfterMs } from './wait.js'
 export { envCredentials } from './credentials.js'
 export * from './data/index.js'
 export { targetConfig, curlExamples } from './targets.js'

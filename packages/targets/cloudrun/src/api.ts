@@ -1,6 +1,6 @@
 import { v2 } from '@google-cloud/run'
 import type { GoogleAuth } from 'google-auth-library'
-import { MlxError } from '@mlx/core'
+import { MlxError, retryAfterMs as parseRetryAfter, sleep } from '@mlx/core'
 import { endpointOptions } from './config.js'
 import type { ServiceSpec } from './spec.js'
 
@@ -90,12 +90,7 @@ function isRetryable(err: GaxLikeError): boolean {
 
 function retryAfterMs(err: GaxLikeError): number | undefined {
   const h = err.response?.headers
-  const raw = h instanceof Headers ? h.get('retry-after') : h?.['retry-after']
-  if (!raw) return undefined
-  const secs = Number(raw)
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000)
-  const at = Date.parse(raw)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
+  return parseRetryAfter(h instanceof Headers ? h.get('retry-after') : h?.['retry-after'])
 }
 
 /** The API's own message, whether the error carries it parsed or as the raw JSON body. */
@@ -110,13 +105,6 @@ export function apiMessage(err: unknown): string {
   }
   return raw.split('\n')[0]!
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true })
-  })
 
 // Never sleep longer than this per retry, whatever Retry-After says.
 const MAX_DELAY_MS = 60_000

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { isMlxError, MlxError, type Artifact, type Deployment, type PlanStep, type Target, type TargetContext } from '@mlx/core'
-import { imageBundlePlatform, imageContext, packageImage, parseDestination, pushArtifact, versionTag } from '@mlx/target-docker'
+import { MlxError, type Artifact, type Deployment, type PlanStep, type Target, type TargetContext } from '@mlx/core'
+import { imageBundlePlatform, imageContext, packageImageIfBaseReadable, parseDestination, pushArtifact, requireBuiltImage, versionTag, type ImageError } from '@mlx/target-docker'
 import { apiError, apiMessage, CloudRunApi, conditionState, trafficType, type IamPolicy, type RunRevision, type RunService } from './api.js'
 import { applicationDefault, type Adc } from './auth.js'
 import { configSchema, registryFor, resolveSettings, type CloudRunConfig, type Resolved } from './config.js'
@@ -16,7 +16,7 @@ const PUBLIC = 'allUsers'
 interface Details {
   /** Absent when the base image could not be read at package time (see imageError). */
   image?: Artifact
-  imageError?: { message: string; hint?: string }
+  imageError?: ImageError
   service: string
   region: string
   project?: string
@@ -212,17 +212,7 @@ export const cloudrunTarget: Target = {
 
   async package(bundle, ctx): Promise<Artifact> {
     const r = resolveSettings(ctx)
-    let image: Artifact | undefined
-    let imageError: Details['imageError']
-    try {
-      image = await packageImage(bundle, ctx, { config: { port: r.cfg.port }, outDir: path.join(ctx.outDir, 'image') })
-    } catch (err) {
-      // service.yaml does not need the image's bytes: write it offline with the tag, and let
-      // deploy (which must push the image anyway) report the base it cannot read.
-      if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
-      imageError = { message: err.message, hint: err.hint }
-      ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); service.yaml refers to it by tag, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
-    }
+    const { image, imageError } = await packageImageIfBaseReadable(bundle, ctx, 'service.yaml refers to it by tag', { config: { port: r.cfg.port }, outDir: path.join(ctx.outDir, 'image') })
     const project = r.project ?? PROJECT_PLACEHOLDER
     const art: Artifact = { target: 'cloudrun', version: bundle.info.version, digest: image?.digest, paths: {}, details: { modelDigest: bundle.info.modelDigest } }
     const spec = desiredSpec(ctx, r, project, art)
@@ -281,7 +271,8 @@ export const cloudrunTarget: Target = {
 
   async deploy(artifact, ctx): Promise<Deployment> {
     const d = artifact.details as unknown as Details
-    if (!d.image) throw new MlxError('BUNDLE_FAILED', d.imageError?.message ?? 'the artifact has no image to push.', { hint: d.imageError?.hint ?? 'run `mlx package --target cloudrun` again.' })
+    requireBuiltImage(d.imageError)
+    if (!d.image) throw new MlxError('BUNDLE_FAILED', 'the artifact has no image to push.', { hint: 'run `mlx package --target cloudrun` again.' })
     const s = await ctx.log.step('Loading Application Default Credentials', () => session(ctx))
     const { r } = s
     try {

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { targetConfig, type Artifact, type TargetContext } from '@mlx/core'
+import { isMlxError, MlxError, targetConfig, type Artifact, type TargetContext } from '@mlx/core'
 import type { Bundle, Project } from '@mlx/core'
 import { dockerTarget, packageBuildContext } from './target.js'
 
@@ -17,6 +17,38 @@ export function imageContext(ctx: TargetContext, opts: { config?: Record<string,
 /** Builds the image (OCI layout + Dockerfile) for another target's artifact; no network unless the base must be pulled. */
 export function packageImage(bundle: Bundle, ctx: TargetContext, opts: { config?: Record<string, unknown>; outDir?: string } = {}): Promise<Artifact> {
   return dockerTarget.package(bundle, imageContext(ctx, opts))
+}
+
+/** Why the image could not be built at package time; deploy reports it (see requireBuiltImage). */
+export interface ImageError {
+  readonly message: string
+  readonly hint?: string
+}
+
+/**
+ * packageImage for targets whose own files (a chart, service.yaml, railway.json) do not need the
+ * image's bytes: a base image that cannot be read is recorded and warned about instead of thrown,
+ * so `mlx package` still writes those files offline. `meanwhile` says what the target writes
+ * instead (e.g. "the chart refers to it by tag"). Other errors are thrown as usual.
+ */
+export async function packageImageIfBaseReadable(
+  bundle: Bundle,
+  ctx: TargetContext,
+  meanwhile: string,
+  opts: { config?: Record<string, unknown>; outDir?: string } = {},
+): Promise<{ image?: Artifact; imageError?: ImageError }> {
+  try {
+    return { image: await packageImage(bundle, ctx, opts) }
+  } catch (err) {
+    if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
+    ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); ${meanwhile}, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
+    return { imageError: { message: err.message, hint: err.hint } }
+  }
+}
+
+/** Deploy's first step when package recorded an ImageError: nothing can ship without the image. */
+export function requireBuiltImage(imageError: ImageError | undefined): void {
+  if (imageError) throw new MlxError('BUNDLE_FAILED', imageError.message, { hint: imageError.hint })
 }
 
 /** The Dockerfile and build context alone (base unpinned, never read): for a platform that builds the image itself. */

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { Logger } from '@mlx/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256 } from './oci.js'
-import { RegistryClient, retryAfterMs } from './registry.js'
+import { RegistryClient } from './registry.js'
 
 const TOKEN = 'tok-SECRET-123'
 const PASSWORD = 'pw-SECRET-456'
@@ -172,15 +172,5 @@ describe('RegistryClient', () => {
     await new Promise((r) => closed.close(r))
     const client = new RegistryClient({ registry: `127.0.0.1:${free}`, log: capture(), attempts: 1 })
     await expect(client.ping()).rejects.toThrow(new RegExp(`cannot reach http://127\\.0\\.0\\.1:${free}/v2/ \\(connection refused \\(ECONNREFUSED\\)\\)`))
-  })
-})
-
-describe('retryAfterMs', () => {
-  it('reads seconds and HTTP dates, capped at a minute', () => {
-    expect(retryAfterMs('3')).toBe(3000)
-    expect(retryAfterMs('100000')).toBe(60_000)
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000)
-    expect(retryAfterMs(null)).toBeUndefined()
-    expect(retryAfterMs('soon')).toBeUndefined()
   })
 })

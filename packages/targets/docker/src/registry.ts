@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { Logger } from '@mlx/core'
+import { retryAfterMs, sleep, type Logger } from '@mlx/core'
 import { basicHeader, parseWwwAuthenticate, type BasicCredentials, type Challenge } from './auth.js'
 import { checkDigest, MANIFEST_ACCEPT, sha256 } from './oci.js'
 import { apiHost, isLoopback } from './reference.js'
@@ -64,21 +64,6 @@ interface RequestInit {
 }
 
 const RETRYABLE = (status: number) => status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505)
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error)
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true })
-  })
-
-/** Retry-After: seconds or an HTTP date; capped so a hostile value cannot stall a deploy. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined
-  if (/^\d+$/.test(value.trim())) return Math.min(Number(value) * 1000, 60_000)
-  const t = Date.parse(value)
-  return Number.isNaN(t) ? undefined : Math.min(Math.max(t - now, 0), 60_000)
-}
-
 const NET_ERRORS: Record<string, string> = {
   UND_ERR_SOCKET: 'the connection was closed',
   ECONNRESET: 'the connection was reset',
@@ -130,7 +115,7 @@ export class RegistryClient {
   // ---- transport ----------------------------------------------------------------------------
 
   private delay(attempt: number, res?: Response): number {
-    const after = res ? retryAfterMs(res.headers.get('retry-after')) : undefined
+    const after = res ? retryAfterMs(res.headers.get('retry-after'), { capMs: 60_000 }) : undefined
     return after ?? Math.min(this.backoffMs * 2 ** attempt, 20_000)
   }
 

@@ -1,5 +1,4 @@
-import { sleep } from './sleep.js'
-import { MlxError, type Logger } from '@mlx/core'
+import { MlxError, sleep, type Logger } from '@mlx/core'
 import type { Cluster } from './cluster.js'
 import type { KubeObject } from './render.js'
 import { describeProblem, hintFor, podProblems, rolloutState, STUCK, type PodProblem } from './rollout.js'

@@ -9,8 +9,7 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node'
-import { MlxError, type Logger } from '@mlx/core'
-import { sleep } from './sleep.js'
+import { MlxError, retryAfterMs as parseRetryAfter, sleep, type Logger } from '@mlx/core'
 
 export const FIELD_MANAGER = 'mlx'
 
@@ -46,12 +45,7 @@ const transient = (err: unknown) =>
 
 function retryAfterMs(err: unknown): number | undefined {
   if (!(err instanceof ApiException)) return undefined
-  const h = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]
-  if (h === undefined) return undefined
-  const s = Number(h)
-  if (Number.isFinite(s)) return Math.min(s * 1000, 30_000)
-  const at = Date.parse(h)
-  return Number.isNaN(at) ? undefined : Math.min(Math.max(at - Date.now(), 0), 30_000)
+  return parseRetryAfter(Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1], { capMs: 30_000 })
 }
 
 /**

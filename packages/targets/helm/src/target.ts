@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { curlExamples, isMlxError, MlxError, targetConfig, type Artifact, type Deployment, type PlanStep, type Project, type Target, type TargetContext } from '@mlx/core'
-import { dockerTarget, imageBundlePlatform, packageImage, parseDestination, parseImageRef, pushArtifact, versionTag } from '@mlx/target-docker'
+import { dockerTarget, imageBundlePlatform, packageImageIfBaseReadable, parseDestination, parseImageRef, pushArtifact, requireBuiltImage, versionTag, type ImageError } from '@mlx/target-docker'
 import { stringify } from 'yaml'
 import { applyObjects, hintFor, pruneObjects, RolloutFailed, waitForRollout, watchPods, type ApplyOptions } from './apply.js'
 import { chartMeta, writeChart } from './chart.js'
@@ -26,7 +26,7 @@ interface HelmArtifactDetails {
   /** The image built for the chart (docker's artifact), pushed by deploy; absent with targets.helm.image. */
   imageArtifact?: Artifact
   /** Why the image could not be built at package time (its base unreachable): deploy stops on it. */
-  imageError?: { message: string; hint?: string }
+  imageError?: ImageError
   registry?: string
 }
 
@@ -115,15 +115,10 @@ export const helmTarget: Target = {
       image = givenImage(cfg.image, project.version)
       imageNote = `# image: targets.helm.image (${cfg.image}); mlx builds no image for it.\n`
     } else {
-      try {
-        imageArtifact = await packageImage(bundle, ctx)
-      } catch (err) {
-        // The chart and manifests do not need the image's bytes: write them offline with the
-        // tag, and let deploy (which must push the image anyway) report the base it cannot read.
-        if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
-        imageError = { message: err.message, hint: err.hint }
-        ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); the chart refers to it by tag, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
-      }
+      // The chart and manifests refer to the image by tag, so they are written even without it.
+      const built = await packageImageIfBaseReadable(bundle, ctx, 'the chart refers to it by tag')
+      imageArtifact = built.image
+      imageError = built.imageError
       const dest = docker.registry ? (() => { try { return parseDestination(docker.registry!, project.name) } catch { return undefined } })() : undefined
       image = { repository: dest ? `${dest.registry}/${dest.repository}` : `${PLACEHOLDER_REGISTRY}/${project.name}`, tag: versionTag(project.version) }
       imageNote = dest
@@ -208,7 +203,7 @@ export const helmTarget: Target = {
     const { mode, helm } = resolveMode(cfg)
 
     let image = d.image
-    if (d.imageError) throw new MlxError('BUNDLE_FAILED', d.imageError.message, { hint: d.imageError.hint })
+    requireBuiltImage(d.imageError)
     if (d.imageArtifact) {
       if (!d.registry) {
         throw new MlxError('USAGE', 'the cluster pulls the image from a registry, and none is configured.', {

@@ -3,7 +3,7 @@
  * Plain fetch: the handful of operations mlx needs do not justify a GraphQL library. Every failure
  * is an MlxError naming the operation, and nothing here ever prints the token.
  */
-import { MlxError } from '@mlx/core'
+import { MlxError, retryAfterMs, sleep } from '@mlx/core'
 
 export const DEFAULT_API_URL = 'https://backboard.railway.com/graphql/v2'
 
@@ -45,29 +45,6 @@ interface GraphQLError {
   path?: (string | number)[]
   extensions?: { code?: string }
 }
-
-/** Retry-After is seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined
-  const s = header.trim()
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000)
-  const t = Date.parse(s)
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now)
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(signal!.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 
 export class RailwayClient {
   readonly url: string

@@ -2,7 +2,7 @@ import { definePlugin } from '@mlx/core'
 import { railwayTarget } from './target.js'
 
 export { railwayTarget, variablesFor } from './target.js'
-export { RailwayClient, RailwayApiError, retryAfterMs, DEFAULT_API_URL, type RailwayToken, type TokenKind } from './api.js'
+export { RailwayClient, RailwayApiError, DEFAULT_API_URL, type RailwayToken, type TokenKind } from './api.js'
 export { configSchema, settings, findToken, type RailwayConfig, type Settings } from './config.js'
 export { renderRailwayJson, renderProcfile, START_COMMAND } from './files.js'
 export * as operations from './operations.js'

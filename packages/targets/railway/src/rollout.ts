@@ -5,7 +5,7 @@
  * previous deployment serving until the new one passes its healthcheck, so a failure here never
  * takes the running version down.
  */
-import { MlxError, type Logger } from '@mlx/core'
+import { MlxError, sleep, type Logger } from '@mlx/core'
 import { isLoopback } from '@mlx/target-docker'
 import type { RailwayClient } from './api.js'
 import type { Settings } from './config.js'
@@ -26,20 +26,6 @@ export interface RunContext {
   readonly log: Logger
   readonly signal: AbortSignal
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 
 /**
  * Where the service lives. A project token names its own project and environment; an account

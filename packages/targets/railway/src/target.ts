@@ -1,7 +1,7 @@
 import { copyFile, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { isMlxError, MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
-import { findCredentials, imageBundlePlatform, imageContext, packageImage, packageImageBuildContext, pushArtifact } from '@mlx/target-docker'
+import { MlxError, type Artifact, type Deployment, type Target, type TargetContext } from '@mlx/core'
+import { findCredentials, imageBundlePlatform, imageContext, packageImageBuildContext, packageImageIfBaseReadable, pushArtifact, requireBuiltImage, type ImageError } from '@mlx/target-docker'
 import { RailwayClient } from './api.js'
 import { configSchema, findToken, requireToken, settings, type Settings } from './config.js'
 import { renderProcfile, renderRailwayJson } from './files.js'
@@ -122,17 +122,8 @@ export const railwayTarget: Target = {
   async package(bundle, ctx): Promise<Artifact> {
     const s = settings(ctx)
     const imageDir = path.join(ctx.outDir, 'image')
-    let image: Artifact | undefined
-    let imageError: { message: string; hint?: string } | undefined
-    try {
-      image = await packageImage(bundle, ctx, { outDir: imageDir })
-    } catch (err) {
-      // The files `railway up` needs (Dockerfile, context, railway.json) do not need the base
-      // image's bytes: write them offline, and let deploy (which pushes the image) report the base.
-      if (!(isMlxError(err) && err.code === 'BUNDLE_FAILED')) throw err
-      imageError = { message: err.message, hint: err.hint }
-      ctx.log.warn(`the image was not built (${err.message.split('\n')[0]}); app/ for \`railway up\` is written with an unpinned base, and \`mlx deploy\` will need the base image (or --base oci:PATH).`)
-    }
+    // What `railway up` needs (Dockerfile, context, railway.json) does not need the base's bytes.
+    const { image, imageError } = await packageImageIfBaseReadable(bundle, ctx, 'app/ for `railway up` is written with an unpinned base', { outDir: imageDir })
     const built = image ? { context: image.paths.context!, dockerfile: image.paths.dockerfile! } : await packageImageBuildContext(bundle, ctx, { outDir: imageDir })
     // The bundle (the image's build context) becomes the folder `railway up` uploads.
     const app = path.join(ctx.outDir, 'app')
@@ -157,7 +148,7 @@ export const railwayTarget: Target = {
     const s = settings(ctx)
     const { registry, port } = dockerSide(ctx)
     const token = findToken(ctx.credentials)
-    const imageError = artifact.details?.imageError as { message: string } | undefined
+    const imageError = artifact.details?.imageError as ImageError | undefined
     const image = registry ? `${registry}/${ctx.project.name}@${artifact.digest}` : `(no registry: pass --registry or set targets.docker.registry)@${artifact.digest}`
     const where = token?.kind === 'project' ? 'the project and environment of RAILWAY_TOKEN' : s.projectId ? `project ${s.projectId}` : `project '${s.projectName}' (created if missing)`
     const vars = Object.keys(variablesFor(ctx, s, port))
@@ -176,8 +167,7 @@ export const railwayTarget: Target = {
   },
 
   async deploy(artifact, ctx): Promise<Deployment> {
-    const imageError = artifact.details?.imageError as { message: string; hint?: string } | undefined
-    if (imageError) throw new MlxError('BUNDLE_FAILED', imageError.message, { hint: imageError.hint })
+    requireBuiltImage(artifact.details?.imageError as ImageError | undefined)
     const s = settings(ctx)
     const { ictx, registry, port } = dockerSide(ctx)
     const variables = variablesFor(ctx, s, port)

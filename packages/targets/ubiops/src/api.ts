@@ -1,6 +1,6 @@
 import { openAsBlob } from 'node:fs'
 import path from 'node:path'
-import { MlxError, type Logger } from '@mlx/core'
+import { MlxError, retryAfterMs, sleep, type Logger } from '@mlx/core'
 import type { Field } from './spec.js'
 
 export interface UbiopsDeployment {
@@ -55,22 +55,9 @@ export interface ClientOptions {
   readonly retryBaseMs: number
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true })
-  })
-
 /** Retry-After in seconds or as an HTTP date; bounded so a bad header cannot stall a deploy. */
 export function retryDelay(header: string | null, attempt: number, baseMs: number): number {
-  const cap = 60_000
-  if (header) {
-    const secs = Number(header)
-    if (Number.isFinite(secs) && secs >= 0) return Math.min(secs * 1000, cap)
-    const at = Date.parse(header)
-    if (!Number.isNaN(at)) return Math.min(Math.max(at - Date.now(), 0), cap)
-  }
-  return Math.min(baseMs * 2 ** attempt, cap)
+  return Math.min(retryAfterMs(header) ?? baseMs * 2 ** attempt, 60_000)
 }
 
 function errorDetail(text: string): string {

@@ -1,4 +1,4 @@
-import { MlxError, type Artifact, type Deployment, type PlanStep, type TargetContext } from '@mlx/core'
+import { MlxError, sleep, type Artifact, type Deployment, type PlanStep, type TargetContext } from '@mlx/core'
 import { UbiopsApiError, UbiopsClient, type UbiopsDeployment, type UbiopsVersion } from './api.js'
 import { chosenEndpoint, settings, type Settings } from './config.js'
 import { endpointPlan, exampleRequest, type EndpointPlan, type Field } from './spec.js'
@@ -129,12 +129,6 @@ async function localCheck(artifact: Artifact, ctx: TargetContext, s: Settings, p
   if (result !== undefined) ctx.log.info(`local answer: ${JSON.stringify(result).slice(0, 400)}`)
   return { check: 'run', result }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true })
-  })
 
 const magicExt = (b: Buffer) =>
   b[0] === 0xff && b[1] === 0xd8 ? 'jpg' : b.subarray(0, 4).toString('hex') === '89504e47' ? 'png' : b.subarray(8, 12).toString() === 'WEBP' ? 'webp' : 'bin'
