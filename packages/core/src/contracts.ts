@@ -4,42 +4,9 @@
  */
 import type { Project, ModelSpec } from './project.js'
 import type { Bundle } from './bundle/bundle.js'
+import type { DType, Tensor, TensorInfo, Logger, JSONSchema, Credentials } from './types.js'
 import type { FrameOpDefinition } from './server/preprocess.js'
 import type { StepDefinition } from './server/steps.js'
-
-export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool' | 'string'
-
-export interface TensorInfo {
-  readonly name: string
-  readonly dtype: DType
-  /** -1 (or a symbolic name) marks a dynamic dimension, usually the batch. */
-  readonly shape: readonly (number | string)[]
-}
-
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Int8Array
-  | string[]
-  | boolean[]
-
-/** A plain tensor: runtimes convert to and from their own types at the edge. */
-export interface Tensor {
-  readonly dtype: DType
-  readonly shape: readonly number[]
-  readonly data: TensorData
-}
-
-export interface Logger {
-  info(msg: string): void
-  warn(msg: string): void
-  debug(msg: string): void
-  /** A long step: the CLI shows a spinner or progress line on a TTY, a plain line otherwise. */
-  step<T>(title: string, work: () => Promise<T>): Promise<T>
-}
 
 export interface LoadContext {
   readonly projectRoot: string
@@ -58,14 +25,6 @@ export interface LoadedModel {
 export interface Runtime {
   readonly name: string
   load(model: ModelSpec, ctx: LoadContext): Promise<LoadedModel>
-}
-
-export type JSONSchema = Record<string, unknown>
-
-export interface Credentials {
-  /** Reads a secret from the environment by name; never stored, never logged. */
-  get(name: string): string | undefined
-  require(name: string | string[], hint: string): string
 }
 
 export interface TargetContext {

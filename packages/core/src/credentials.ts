@@ -1,4 +1,4 @@
-import type { Credentials } from './contracts.js'
+import type { Credentials } from './types.js'
 import { MlxError } from './errors.js'
 
 /** Credentials from environment variables, looked up by name at the moment they are needed. */

@@ -1,4 +1,4 @@
-import type { Logger } from './contracts.js'
+import type { Logger } from './types.js'
 
 /**
  * Plain line logger. On a TTY a step shows "… title" and then its outcome with the time taken;

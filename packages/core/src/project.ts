@@ -4,7 +4,7 @@ import { MlxError } from './errors.js'
 import { readManifest, type ReadManifest } from './manifest/load.js'
 import { dotted } from './manifest/located.js'
 import type { EndpointDecl, FeatureDecl, ManifestDecl, ServerDecl, StepDecl } from './manifest/types.js'
-import type { JSONSchema } from './contracts.js'
+import type { JSONSchema } from './types.js'
 import { readTable } from './data/index.js'
 import { exampleRows, inferFeatures, type Feature } from './data/infer.js'
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { JSONSchema } from '../contracts.js'
+import type { JSONSchema } from '../types.js'
 
 /** The published JSON Schema file is the single source of truth for mlx.yaml's shape. */
 export const MANIFEST_SCHEMA_PATH = fileURLToPath(new URL('../../schema/mlx.schema.json', import.meta.url))

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
-import type { Logger } from '../contracts.js'
+import type { Logger } from '../types.js'
 import { MlxError, isMlxError } from '../errors.js'
 import type { Project } from '../project.js'
 import { readArrowIpc } from '../data/arrow.js'

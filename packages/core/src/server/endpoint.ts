@@ -1,7 +1,7 @@
 // JSON Schema 2020-12: the dialect /openapi.json (OpenAPI 3.1) documents these schemas in.
 import { Ajv2020 as Ajv, type ErrorObject } from 'ajv/dist/2020.js'
 import type { EndpointSpec } from '../project.js'
-import type { Logger } from '../contracts.js'
+import type { Logger } from '../types.js'
 import { compileFrameReader, type Frame, type FrameReader } from './frame.js'
 import { compileSteps, finish } from './steps.js'
 import { compilePreprocess } from './preprocess.js'

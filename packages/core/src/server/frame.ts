@@ -1,8 +1,8 @@
 import type { FeatureSpec } from '../project.js'
 import { MAX_PROBLEMS, RequestInvalid, type Problem } from './problems.js'
-import { parseTimestamp } from './preprocess.js'
+import { parseTimestamp } from './timestamp.js'
 
-import type { Tensor } from '../contracts.js'
+import type { Tensor } from '../types.js'
 
 /**
  * Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null; files

@@ -1,4 +1,4 @@
-import type { Logger, Tensor, TensorInfo } from '../contracts.js'
+import type { Logger, Tensor, TensorInfo } from '../types.js'
 import type { EndpointSpec } from '../project.js'
 import type { Frame } from './frame.js'
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { FeatureSpec } from '../project.js'
 import { compileFrameReader } from './frame.js'
-import { compilePreprocess, parseTimestamp } from './preprocess.js'
+import { compilePreprocess } from './preprocess.js'
+import { parseTimestamp } from './timestamp.js'
 import { RequestInvalid } from './problems.js'
 
 const f = (name: string, type: FeatureSpec['type'], extra: Partial<FeatureSpec> = {}): FeatureSpec => ({ name, type, nullable: false, examples: [], ...extra })

@@ -2,6 +2,7 @@ import type { FeatureSpec } from '../project.js'
 import type { StepDecl } from '../manifest/types.js'
 import type { Column, Frame } from './frame.js'
 import { RequestInvalid, type Problem } from './problems.js'
+import { parseTimestamp } from './timestamp.js'
 
 /**
  * Pre-processing: ops over the validated frame that derive the columns a model takes (distance
@@ -62,17 +63,6 @@ function needColumns(list: unknown, columns: Map<string, boolean>, numeric?: boo
 }
 const numCol = (frame: Frame, name: string) => frame.columns.get(name) as Float64Array
 const strCol = (frame: Frame, name: string) => frame.columns.get(name) as (string | null)[]
-
-/**
- * Timestamps as clients send them: ISO 8601, or "2013-07-06 17:18:00 UTC" as in the NYC taxi
- * data. A zone-less timestamp is taken as UTC so results do not depend on the server's zone.
- */
-export function parseTimestamp(s: string): number {
-  const t = s.trim().replace(/\s+UTC$/i, 'Z').replace(/^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(:\d{2}(\.\d+)?)?)/, '$1T$2')
-  const zoned = /([zZ]|[+-]\d{2}:?\d{2})$/.test(t) || !/T/.test(t) ? t : `${t}Z`
-  if (!/^\d{4}-\d{2}-\d{2}/.test(zoned)) return NaN
-  return Date.parse(zoned)
-}
 
 registerFrameOp('fill_missing', {
   usage: '{op: fill_missing, values: {column: value, ...}}',

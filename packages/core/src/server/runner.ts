@@ -1,5 +1,6 @@
-import type { LoadedModel, Tensor, TensorData } from '../contracts.js'
-import type { Logger } from '../contracts.js'
+import type { LoadedModel } from '../contracts.js'
+import type { Tensor, TensorData } from '../types.js'
+import type { Logger } from '../types.js'
 
 export interface BatchingOptions {
   /** Most rows one merged run() carries. */

@@ -1,4 +1,5 @@
-import type { LoadedModel, Logger, Runtime } from '../contracts.js'
+import type { LoadedModel, Runtime } from '../contracts.js'
+import type { Logger } from '../types.js'
 import { MlxError, isMlxError } from '../errors.js'
 import type { Project } from '../project.js'
 import { compileEndpoint, type EndpointFn } from './endpoint.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Tensor } from '../contracts.js'
+import type { Tensor } from '../types.js'
 import type { FeatureSpec } from '../project.js'
 import { compileSteps, finish } from './steps.js'
 import { compileFrameReader } from './frame.js'

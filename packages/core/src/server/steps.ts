@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Tensor } from '../contracts.js'
+import type { Tensor } from '../types.js'
 import type { StepDecl } from '../manifest/types.js'
 import { size, tensorToJson } from './tensors.js'
 import type { Frame } from './frame.js'

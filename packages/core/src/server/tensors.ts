@@ -1,4 +1,4 @@
-import type { DType, Tensor, TensorData, TensorInfo } from '../contracts.js'
+import type { DType, Tensor, TensorData, TensorInfo } from '../types.js'
 import { MlxError } from '../errors.js'
 import type { Column, Frame } from './frame.js'
 

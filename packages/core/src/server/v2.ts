@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { DType, Tensor, TensorInfo } from '../contracts.js'
+import type { DType, Tensor, TensorInfo } from '../types.js'
 import type { Project } from '../project.js'
 import { HttpError } from './problems.js'
 import type { Serving } from './serving.js'
