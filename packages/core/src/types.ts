@@ -45,3 +45,12 @@ export interface Credentials {
   require(name: string | string[], hint: string): string
 }
 
+
+/** A flag a target (or the image tool) adds to `mlx package` and `mlx deploy`. */
+export interface FlagSpec {
+  readonly type: 'string' | 'boolean'
+  readonly description: string
+  /** Repeatable (string flags): the value is a list. */
+  readonly multiple?: boolean
+}
+

@@ -3,9 +3,11 @@ import { Args, Flags } from '@oclif/core'
 import { MlxCommand } from '../base.js'
 import { openProject } from '../context.js'
 import { packageProject } from '../flow.js'
+import { checkTargetFlags, targetFlags } from '../target-flags.js'
 
 export default class Package extends MlxCommand {
   static override summary = "Write a target's artifact under .mlx/<target>/ (no network)."
+  static override description = 'Targets add their own flags (e.g. docker\'s --base, --tag); `mlx targets` lists them.'
   static override examples = ['<%= config.bin %> package examples/titanic', '<%= config.bin %> package examples/titanic --target local --out /tmp/titanic']
   static override args = { dir: Args.string({ description: 'Project folder (holds mlx.yaml).', default: '.' }) }
   static override flags = {
@@ -13,14 +15,12 @@ export default class Package extends MlxCommand {
     out: Flags.string({ char: 'o', description: 'Output folder (default: <project>/.mlx/<target>).' }),
     env: Flags.string({ description: 'Environment overlay (from environments: in mlx.yaml).' }),
     platform: Flags.string({ description: 'OS/ARCH the artifact runs on (default: this machine; images default to linux/amd64).' }),
-    base: Flags.string({ description: 'docker: base image, a registry reference or oci:PATH[:TAG] of a local OCI layout (default: targets.docker.base, else docker.io/library/node:20-bookworm-slim).' }),
-    registry: Flags.string({ description: 'docker: where to push, HOST[:PORT]/NAMESPACE; the image is NAMESPACE/<project name>.' }),
-    tag: Flags.string({ description: 'docker: extra image tag (repeatable); the version and model-<digest> tags are always set.', multiple: true }),
-    'insecure-registry': Flags.boolean({ description: 'docker: allow plain HTTP to a registry that is not on localhost.', default: false }),
   }
 
   async run() {
-    const { args, flags } = await this.parse(Package)
+    const tf = await targetFlags(this.argv)
+    const { args, flags } = await this.parse({ ...Package, flags: { ...Package.flags, ...tf.flags } } as typeof Package)
+    checkTargetFlags(flags, this.argv, tf, flags.target)
     const { project, registry } = await openProject(args.dir, flags.env)
     const { artifact } = await packageProject(project, registry, { target: flags.target, out: flags.out, env: flags.env, log: this.out, flags })
     const rel = (p: string) => path.relative(process.cwd(), p) || '.'

@@ -3,14 +3,25 @@ import { pathToFileURL } from 'node:url'
 import { Container, ContainerModule } from 'inversify'
 import { MlxError } from '../errors.js'
 import type { MlxPlugin, Runtime, Target } from '../contracts.js'
+import { envCredentials } from '../credentials.js'
+import { systemClock, type Clock } from '../deploy/clock.js'
+import type { TargetServices } from '../deploy/context.js'
+import type { Fetch } from '../deploy/http.js'
+import type { ImageTool } from '../deploy/image.js'
+import type { Credentials } from '../types.js'
 import { closest } from '../manifest/load.js'
 import { discoverPlugins, type PluginPackage } from './discover.js'
 import { registerFrameOp } from '../server/preprocess.js'
-import { registerStep } from '../server/steps.js'
+import { registerStep } from '../server/postprocess.js'
 
 export const RUNTIME = Symbol.for('mlx.Runtime')
 export const TARGET = Symbol.for('mlx.Target')
 export const PLUGIN = Symbol.for('mlx.Plugin')
+export const IMAGE_TOOL = Symbol.for('mlx.ImageTool')
+/** The services every target context is made of; rebind one (`registry.override`) to substitute it in a test. */
+export const CLOCK = Symbol.for('mlx.Clock')
+export const FETCH = Symbol.for('mlx.Fetch')
+export const CREDENTIALS = Symbol.for('mlx.Credentials')
 
 export interface LoadedPlugin {
   readonly plugin: MlxPlugin
@@ -25,6 +36,33 @@ export class PluginRegistry {
   private readonly container = new Container()
   private readonly loaded: LoadedPlugin[] = []
 
+  constructor() {
+    // Real time, the network and the environment; each has exactly one production implementation,
+    // and is a binding so an in-process test can swap it without patching globals.
+    this.container.bind<Clock>(CLOCK).toConstantValue(systemClock)
+    this.container.bind<Fetch>(FETCH).toConstantValue((...a) => globalThis.fetch(...a))
+    this.container.bind<Credentials>(CREDENTIALS).toDynamicValue(() => envCredentials())
+  }
+
+  /** Replaces a service binding (CLOCK, FETCH, CREDENTIALS): how a test substitutes time, the network or the environment. */
+  override<T>(id: symbol, value: T): void {
+    this.container.rebindSync<T>(id).toConstantValue(value)
+  }
+
+  /** What a target context is made of. */
+  services(): TargetServices {
+    return { clock: this.container.get<Clock>(CLOCK), fetch: this.container.get<Fetch>(FETCH), credentials: this.container.get<Credentials>(CREDENTIALS) }
+  }
+
+  /** The image builder/publisher for a target that declares `image` (the first registered wins). */
+  imageTool(forTarget: string): ImageTool {
+    const tools = this.container.isBound(IMAGE_TOOL) ? this.container.getAll<ImageTool>(IMAGE_TOOL) : []
+    if (tools[0]) return tools[0]
+    throw new MlxError('PLUGIN_NOT_FOUND', `the ${forTarget} target runs an OCI image, but no installed plugin builds images.`, {
+      hint: 'install @mlx/target-docker (it provides the image builder and publisher) next to the CLI or in the project.',
+    })
+  }
+
   /** Registers a plugin object (a discovered package's default export, or one built in a test). */
   async register(plugin: MlxPlugin, pkg?: PluginPackage): Promise<void> {
     checkShape(plugin, pkg)
@@ -32,6 +70,7 @@ export class PluginRegistry {
       options.bind(PLUGIN).toConstantValue(plugin)
       for (const r of plugin.runtimes ?? []) options.bind(RUNTIME).toConstantValue(r)
       for (const t of plugin.targets ?? []) options.bind(TARGET).toConstantValue(t)
+      if (plugin.images) options.bind(IMAGE_TOOL).toConstantValue(plugin.images)
     })
     await this.container.load(mod)
     // Ops are looked up by name when endpoints compile; a plugin's ops join the built-in ones.

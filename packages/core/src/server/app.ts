@@ -8,7 +8,7 @@ import { DOCS_INIT, docsAsset, docsPage, isDocsAsset } from './docs.js'
 import { Metrics } from './metrics.js'
 import { buildOpenApi } from './openapi.js'
 import { HttpError, RequestInvalid } from './problems.js'
-import { loadServing, type Serving, type ServingOptions } from './serving.js'
+import { loadServing, type Serving, type ServingOptions } from './load-serving.js'
 import { registerV2 } from './v2.js'
 
 export interface MlxServer {

@@ -1,21 +1,11 @@
 import type { FeatureSpec } from '../project.js'
 import { MAX_PROBLEMS, RequestInvalid, type Problem } from './problems.js'
 import { parseTimestamp } from './timestamp.js'
+import type { Column, Frame } from './op-types.js'
 
-import type { Tensor } from '../types.js'
-
-/**
- * Numbers (and booleans as 0/1) are Float64Array with NaN for missing; strings keep null; files
- * are Buffers. Pre-processing may add a ready Tensor (an image op's pixels), fed to the model as is.
- */
-export type Column = Float64Array | (string | null)[] | (Buffer | null)[] | Tensor
+// Column and Frame live in op-types.ts (dependency-free, so contracts.ts can name them); this module reads them.
+export type { Column, Frame }
 type Cells = Float64Array | (string | Buffer | null)[]
-
-/** The validated request, column-wise: what pre-processing and the model feed work on. */
-export interface Frame {
-  readonly rows: number
-  readonly columns: Map<string, Column>
-}
 
 /** Where a value sits, built only when there is a problem: the happy path allocates nothing per value. */
 type LocOf = (i: number) => (string | number)[]

@@ -1,21 +1,17 @@
 import type { FeatureSpec } from '../project.js'
 import type { StepDecl } from '../manifest/types.js'
-import type { Column, Frame } from './frame.js'
+import type { Column, Frame, FrameOp, FrameOpDefinition } from './op-types.js'
 import { RequestInvalid, type Problem } from './problems.js'
 import { parseTimestamp } from './timestamp.js'
+
+export type { FrameOp, FrameOpDefinition }
 
 /**
  * Pre-processing: ops over the validated frame that derive the columns a model takes (distance
  * from coordinates, hour from a timestamp, ...). Each op is compiled once from its manifest
- * parameters against the columns that exist at that point, so a typo fails at startup.
+ * parameters against the columns that exist at that point, so a typo fails at startup. The op
+ * shapes (FrameOp, FrameOpDefinition) are in op-types.ts.
  */
-export type FrameOp = (frame: Frame, where: 'body' | 'query') => void | Promise<void>
-
-export interface FrameOpDefinition {
-  readonly usage: string
-  /** `columns` maps the names present before this op to whether they are numeric; the op adds its outputs. */
-  compile(params: Record<string, unknown>, columns: Map<string, boolean>): FrameOp
-}
 
 const ops = new Map<string, FrameOpDefinition>()
 export function registerFrameOp(op: string, def: FrameOpDefinition): void {

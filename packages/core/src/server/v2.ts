@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { DType, Tensor, TensorInfo } from '../types.js'
 import type { Project } from '../project.js'
 import { HttpError } from './problems.js'
-import type { Serving } from './serving.js'
+import type { Serving } from './load-serving.js'
 import { jsonToTensor } from './tensors.js'
 
 /** Open Inference Protocol (KServe v2) datatype names. */

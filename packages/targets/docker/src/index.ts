@@ -1,9 +1,11 @@
 import { definePlugin } from '@mlx/core'
+import { dockerImages } from './image-tool.js'
 import { dockerTarget } from './target.js'
 
-export { dockerTarget, DEFAULT_BASE, pushArtifact, versionTag, modelTag, type PushedImage } from './target.js'
-export { imageContext, packageImage, packageImageIfBaseReadable, requireBuiltImage, packageImageBuildContext, imageBundlePlatform, type ImageError } from './image-for.js'
-export { buildImage, resolveBase, bundleLayers, formatBytes, type BuiltImage, type LayerInfo, type ImageSettings } from './image.js'
+export { dockerTarget, type DockerDetails } from './target.js'
+export { dockerImages, versionTag, modelTag, sourceUrl, type ImageDetails } from './image-tool.js'
+export { configSchema, dockerConfig, imageSettings, DEFAULT_BASE, type DockerConfig, type ImageSettings } from './config.js'
+export { buildImage, resolveBase, bundleLayers, formatBytes, type LayerInfo } from './image.js'
 export { pushImage, type PushRequest, type PushResult } from './push.js'
 export { RegistryClient, RegistryError, type PushStats, type RegistryClientOptions } from './registry.js'
 export { parseWwwAuthenticate, findCredentials, type Challenge, type BasicCredentials } from './auth.js'
@@ -13,4 +15,4 @@ export { parseImageRef, parseBaseSource, parseDestination, formatRef, isLoopback
 export { renderDockerfile } from './dockerfile.js'
 export * from './oci.js'
 
-export default definePlugin({ name: '@mlx/target-docker', targets: [dockerTarget] })
+export default definePlugin({ name: '@mlx/target-docker', targets: [dockerTarget], images: dockerImages })

@@ -1,10 +1,13 @@
 import { envCredentials, silentLogger, type TargetContext } from '@mlx/core'
 import { describe, expect, it } from 'vitest'
 import { renderDockerfile } from './dockerfile.js'
-import { dockerTarget, modelTag, settings, sourceUrl, versionTag } from './target.js'
+import { imageSettings, type DockerConfig } from './config.js'
+import { modelTag, sourceUrl, versionTag } from './image-tool.js'
+import { dockerTarget } from './target.js'
 
 const ctx = (config: Record<string, unknown>, flags: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
   ({ config, flags, credentials: envCredentials(env), log: silentLogger }) as unknown as TargetContext
+const settings = (c: TargetContext) => imageSettings(c.config as unknown as DockerConfig, c.flags, c.credentials)
 
 describe('docker target settings', () => {
   const cfg = { base: 'docker.io/library/node:20-bookworm-slim', platform: 'linux/amd64', tags: ['stable'], insecureRegistry: false, registry: 'ghcr.io/acme' }
@@ -21,10 +24,10 @@ describe('docker target settings', () => {
     expect(settings(ctx({ ...cfg, registry: undefined })).registry).toBeUndefined()
   })
 
-  it('asks for the image platform as the bundle platform', () => {
-    expect(dockerTarget.bundlePlatform({}, {})).toBe('linux/amd64')
-    expect(dockerTarget.bundlePlatform({ platform: 'linux/arm64' }, {})).toBe('linux/arm64')
-    expect(dockerTarget.bundlePlatform({ platform: 'linux/arm64' }, { platform: 'linux/amd64' })).toBe('linux/amd64')
+  it('declares an image whose platform and port come from targets.docker', () => {
+    expect(dockerTarget.image?.platform?.({ platform: 'linux/arm64' } as never)).toBe('linux/arm64')
+    expect(dockerTarget.image?.port?.({ port: 9000 } as never)).toBe(9000)
+    expect(dockerTarget.image?.optionalAtPackage).toBe(false)
   })
 
   it('makes valid tags and source URLs', () => {
@@ -44,7 +47,7 @@ describe('docker target settings', () => {
       details: { tags: ['1.0.0'], layers: [{ size: 10 }, { size: 20 }], sizes: { compressed: 30, added: 20 }, base: { registry: 'ghcr.io', repository: 'acme/node' } },
     }
     const c = { ...ctx(cfg), project: { name: 'titanic' } } as unknown as TargetContext
-    const plan = await dockerTarget.plan(artifact, c)
+    const plan = await dockerTarget.plan(artifact as never, c as never)
     expect(plan.steps.map((s) => s.action)).toEqual(['check', 'mount', 'upload', 'tag'])
     expect(plan.steps.at(-1)!.detail).toContain('ghcr.io/acme/titanic:1.0.0')
   })

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { done, pending, sleep, type TargetContext } from '@mlx/core'
 
 /** A free TCP port on loopback, for the smoke run before the real one. */
 export function freePort(): Promise<number> {
@@ -41,24 +42,22 @@ export function startBundle(bundleDir: string, port: number, host: string, logFi
   }
 }
 
-/** Polls /readyz until 200, the process dies, or the time is up. */
-export async function waitReady(url: string, pid: number, timeoutMs: number, signal?: AbortSignal): Promise<'ready' | 'exited' | 'timeout'> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (signal?.aborted) return 'timeout'
-    if (!isAlive(pid)) return 'exited'
-    try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })
-      if (res.status === 200) return 'ready'
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  return 'timeout'
+/** Polls /readyz until 200 or the process dies; 'timeout' when the deadline passes (or the deploy is interrupted). */
+export async function waitReady(ctx: Pick<TargetContext<unknown>, 'waitUntil'>, url: string, pid: number, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+  return ctx
+    .waitUntil(
+      `${url}/readyz`,
+      async () => {
+        if (!isAlive(pid)) return done('exited' as const)
+        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
+        return res?.status === 200 ? done('ready' as const) : pending()
+      },
+      { timeoutMs, intervalMs: 150 },
+    )
+    .catch(() => 'timeout' as const)
 }
 
-/** SIGTERM, then SIGKILL if it has not gone after `graceMs`. */
+/** SIGTERM, then SIGKILL if it has not gone after `graceMs`; not abortable, so a Ctrl-C never leaves two servers. */
 export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
   if (!isAlive(pid)) return
   try {
@@ -67,7 +66,7 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
     return
   }
   const until = Date.now() + graceMs
-  while (Date.now() < until && isAlive(pid)) await new Promise((r) => setTimeout(r, 100))
+  while (Date.now() < until && isAlive(pid)) await sleep(100)
   if (isAlive(pid)) process.kill(pid, 'SIGKILL')
 }
 

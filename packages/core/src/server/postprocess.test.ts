@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Tensor } from '../types.js'
 import type { FeatureSpec } from '../project.js'
-import { compileSteps, finish } from './steps.js'
+import { compileSteps, finish } from './postprocess.js'
 import { compileFrameReader } from './frame.js'
 import { RequestInvalid } from './problems.js'
 
@@ -81,7 +81,7 @@ describe('declared bounds', () => {
 
 describe('op names', () => {
   it('refuse a second definition under a built-in name', async () => {
-    const { registerStep } = await import('./steps.js')
+    const { registerStep } = await import('./postprocess.js')
     expect(() => registerStep('softmax', { usage: '', compile: () => (v) => v })).toThrow(/'softmax' is already defined/)
   })
 })

@@ -9,7 +9,7 @@ import type { LoadedModel } from '../contracts.js'
 import type { Logger, Tensor } from '../types.js'
 import { createLogger } from '../log.js'
 import { loadProject } from '../project.js'
-import { ModelRunner } from './runner.js'
+import { ModelRunner } from './model-runner.js'
 import { SEED_PAYLOAD } from '../../../../test/support/cli.js'
 import { createServer } from './app.js'
 

@@ -3,34 +3,16 @@ import path from 'node:path'
 import type { Tensor } from '../types.js'
 import type { StepDecl } from '../manifest/types.js'
 import { size, tensorToJson } from './tensors.js'
-import type { Frame } from './frame.js'
+import type { CompileContext, PostContext, PostOp, StepDefinition, Value } from './op-types.js'
 import { RequestInvalid } from './problems.js'
+
+export type { CompileContext, PostContext, PostOp, StepDefinition, Value }
 
 /**
  * Post-processing: a list of small ops applied to the model's outputs, each compiled once from
  * its manifest parameters. The value flows from a map of named tensors, to one tensor, to JSON.
+ * The op shapes (StepDefinition, PostOp, PostContext, Value) are in op-types.ts.
  */
-export type Value = Record<string, Tensor> | Tensor | unknown
-/** What a post op may look at besides the value: the row count and the request (e.g. a top-K from the body). */
-export interface PostContext {
-  readonly rows: number
-  /** The request's frame after pre-processing (e.g. image geometry, to map boxes back to pixels). */
-  readonly frame?: Frame
-  readonly body: unknown
-  readonly query: Readonly<Record<string, unknown>>
-}
-export type PostOp = (value: Value, ctx: PostContext) => Value
-
-/** Where a step is compiled: the project root resolves files such as labels lists. */
-export interface CompileContext {
-  readonly root: string
-}
-
-export interface StepDefinition {
-  /** Human description of the parameters, shown when they are wrong. */
-  readonly usage: string
-  compile(params: Record<string, unknown>, ctx: CompileContext): PostOp
-}
 
 const isTensor = (v: unknown): v is Tensor => !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v
 const asNumbers = (t: Tensor): Float64Array =>

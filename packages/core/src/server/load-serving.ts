@@ -5,7 +5,7 @@ import type { Project } from '../project.js'
 import { compileEndpoint, type EndpointFn } from './endpoint.js'
 import type { Handler } from './handler.js'
 import type { Metrics } from './metrics.js'
-import { ModelRunner } from './runner.js'
+import { ModelRunner } from './model-runner.js'
 
 export interface ServingOptions {
   /** Finds the runtime for a model (the plugin registry's runtime(), or a test double). */
