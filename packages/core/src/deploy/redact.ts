@@ -9,7 +9,7 @@ const MASK = '***'
 // Credentials written the way HTTP and config files spell them, in case a value was never registered.
 const SHAPES: readonly RegExp[] = [
   /\b(Bearer|Token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g,
-  /("?(?:authorization|x-api-key|api[-_]?key|project-access-token|password|token)"?\s*[:=]\s*"?)[^\s",}]{6,}/gi,
+  /("?(?:authorization|x-api-key|api[-_]?key|project-access-token|password|token)"?\s*[:=]\s*"?)(?:(?:Bearer|Token|Basic)\s+)?[^\s",}]{6,}/gi,
 ]
 
 export class Redactor {
@@ -27,8 +27,8 @@ export class Redactor {
     let out = text
     // Longest first, so a secret that contains another is masked whole.
     for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) if (out.includes(s)) out = out.split(s).join(MASK)
-    out = out.replace(SHAPES[0]!, (_m, scheme: string) => `${scheme} ${MASK}`)
     out = out.replace(SHAPES[1]!, (_m, key: string) => `${key}${MASK}`)
+    out = out.replace(SHAPES[0]!, (_m, scheme: string) => `${scheme} ${MASK}`)
     return out
   }
 
