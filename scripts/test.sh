@@ -2,6 +2,10 @@
 # The whole suite, exactly as CI runs it (.ci/run calls `npm test`, which calls this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/vitest ]; then
+  echo "error: the dependencies are not installed: run \`npm ci\` first (then \`npm test\`)." >&2
+  exit 1
+fi
 bash scripts/setup-test-env.sh
 npx tsc -b
 results=$(mktemp)

@@ -226,7 +226,7 @@ describe('cloudrun target: Artifact Registry push + Cloud Run v2 service, agains
     const from = fake.requests.length
     const r = await run(['deploy', dir, '--target', 'cloudrun'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toMatch(/throttled or unavailable, retrying in/)
+    expect(r.stderr).toMatch(/throttled or unavailable \(RESOURCE_EXHAUSTED\); retry 1 in/) // the context's retry line
     const history = JSON.parse(await readFile(path.join(dir, '.mlx/deployments.json'), 'utf8')) as { deployments: DeployOut['deployment'][] }
     const out = history.deployments.at(-1)!
     // the last attempt failed, so the same template gets a fresh revision name

@@ -10,8 +10,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
-import { DeploymentLog, envCredentials, isMlxError, loadProject, targetConfig, type Bundle, type Deployment, type TargetContext } from '@mlx/core'
-import { helmTarget } from '@mlx/target-helm'
+import { createTargetContext, DeploymentLog, isMlxError, loadProject, type Bundle, type Deployment } from '@mlx/core'
+import { helmTarget, type HelmConfig } from '@mlx/target-helm'
 import { copyExample, mlx, type Run } from './support/cli.js'
 import { FakeKube } from './support/kube/server.js'
 // @ts-expect-error: a plain .mjs script without types
@@ -66,7 +66,7 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
       debug: (m: string) => void lines.push(m),
       step: async <T,>(title: string, fn: () => Promise<T>) => (lines.push(title), fn()),
     }
-    const ctx: TargetContext = { project, config: targetConfig(helmTarget, project), env, outDir: path.join(dir, '.mlx', 'helm'), log, signal: new AbortController().signal, credentials: envCredentials(), flags, history: new DeploymentLog(dir) }
+    const ctx = createTargetContext<HelmConfig>({ project, target: helmTarget, log, flags, env, outDir: path.join(dir, '.mlx', 'helm') })
     return { ctx, lines }
   }
 

@@ -8,8 +8,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } 
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DeploymentLog, envCredentials, isMlxError, loadProject, targetConfig, type Artifact, type Logger, type TargetContext } from '@mlx/core'
+import { createTargetContext, defaultServices, envCredentials, isMlxError, loadProject, type Artifact, type Logger } from '@mlx/core'
 import { ubiopsTarget } from '../packages/targets/ubiops/src/target.js'
+import type { UbiopsConfig } from '../packages/targets/ubiops/src/config.js'
 import { endpointPlan } from '../packages/targets/ubiops/src/spec.js'
 import { listZip } from '../packages/targets/ubiops/src/zip.js'
 import { copyExample, mlx, ROOT } from './support/cli.js'
@@ -78,16 +79,14 @@ describe('ubiops target', () => {
     const project = await loadProject(dir)
     const withCfg = { ...project, targets: { ...project.targets, ubiops: { ...project.targets.ubiops, ...cfg } } }
     const log = collectingLog()
-    const ctx: TargetContext = {
+    const ctx = createTargetContext<UbiopsConfig>({
       project: withCfg,
-      config: targetConfig(ubiopsTarget, withCfg),
-      outDir: path.join(dir, '.mlx/ubiops'),
+      target: ubiopsTarget,
       log,
-      signal: new AbortController().signal,
-      credentials: envCredentials({ UBIOPS_API_TOKEN: TOKEN, UBIOPS_API_URL: fake.url, UBIOPS_PROJECT: PROJECT, ...env }),
       flags: {},
-      history: new DeploymentLog(dir),
-    }
+      outDir: path.join(dir, '.mlx/ubiops'),
+      services: { ...defaultServices(), credentials: envCredentials({ UBIOPS_API_TOKEN: TOKEN, UBIOPS_API_URL: fake.url, UBIOPS_PROJECT: PROJECT, ...env }) },
+    })
     return { ctx, log }
   }
   const faceFields = {
@@ -268,7 +267,7 @@ describe('ubiops target', () => {
     expect((err as { hint: string }).hint).toMatch(/default version, v1, was not changed/)
     expect(fake.deployments.get('face')!.default_version).toBe('v1')
     expect(fake.calls.some((c) => c.method === 'PATCH' || c.method === 'DELETE')).toBe(false)
-    expect(log.lines.filter((l) => l.startsWith('build face/v2:'))).toEqual(['build face/v2: queued', 'build face/v2: building', 'build face/v2: failed'])
+    expect(log.lines.map((l) => l.trim()).filter((l) => l.startsWith('build face/v2:'))).toEqual(['build face/v2: queued', 'build face/v2: building', 'build face/v2: failed'])
   })
 
   it('429s: Retry-After is honoured with bounded retries; past them the error says rate limit', async () => {
@@ -278,13 +277,13 @@ describe('ubiops target', () => {
     const { ctx, log } = await context({ localCheck: 'structure', testRequest: false })
     const d = await ubiopsTarget.deploy(artifact, ctx)
     expect(d.version).toBe('v2')
-    expect(log.lines.filter((l) => /answered 429 \(rate limit\)/.test(l))).toHaveLength(2)
+    expect(log.lines.filter((l) => /versions: rate limited \(429\); retry \d/.test(l))).toHaveLength(2)
     fake.reset()
     fake.seed('face', faceFields, ['v1'], 'v1')
     fake.fail('GET', /\/versions$/, 429, 10)
     const { ctx: ctx2 } = await context({ localCheck: 'structure', retries: 2 })
     const err = await ubiopsTarget.deploy(artifact, ctx2).catch((e: unknown) => e)
-    expect((err as Error).message).toMatch(/GET \/projects\/mlx-tests\/deployments\/face\/versions → 429: Too many requests/)
+    expect((err as Error).message).toMatch(/GET \/v2\.1\/projects\/mlx-tests\/deployments\/face\/versions: HTTP 429: Too many requests/)
     expect((err as { hint: string }).hint).toMatch(/rate-limiting/)
     expect(fake.calls.filter((c) => c.method === 'GET' && c.path.endsWith('/versions'))).toHaveLength(3)
   })
@@ -319,10 +318,10 @@ describe('ubiops target', () => {
     expect(fake.calls.every((c) => c.method === 'GET')).toBe(true)
 
     const { ctx: rb } = await context({}, {})
-    const back = await ubiopsTarget.rollback!(undefined, { ...rb, flags: { to: 'v2' } })
+    const back = await ubiopsTarget.rollback!({ ref: 'v2' }, rb)
     expect(back).toMatchObject({ version: 'v2', details: { previousDefault: 'v4' } })
     expect(fake.deployments.get('face')!.default_version).toBe('v2')
-    const missing = await ubiopsTarget.rollback!(undefined, { ...rb, flags: { to: 'v9' } }).catch((e: unknown) => e)
+    const missing = await ubiopsTarget.rollback!({ ref: 'v9' }, rb).catch((e: unknown) => e)
     expect((missing as Error).message).toMatch(/version v9 of face no longer exists/)
   })
 

@@ -85,7 +85,8 @@ describe('classifier.onnx', () => {
     expect(metrics.heldOutRows + metrics.trainRows).toBe(1309)
     const { label, p } = await run(reference)
     const correct = reference.filter((r, i) => label[i] === r.survived).length
-    expect(correct / reference.length).toBe(metrics.heldOutAccuracy)
+    // A runtime's float output may flip one borderline row, never more.
+    expect(Math.abs(correct / reference.length - metrics.heldOutAccuracy)).toBeLessThanOrEqual(1 / reference.length + 1e-12)
     const died = reference.filter((r) => r.survived === 0).length
     expect(died / reference.length).toBe(metrics.baselineAccuracy)
     expect(metrics.heldOutAccuracy).toBeGreaterThan(metrics.baselineAccuracy + 0.1)

@@ -40,9 +40,10 @@ describe('taxifare.onnx', () => {
     expect(data.held).toHaveLength(metrics.heldOutRows)
     expect(data.train).toHaveLength(metrics.trainRows)
     const pred = await predict(data.held)
-    expect(rmse(pred, data.held)).toBe(metrics.heldOutRmse)
+    // onnxruntime's float32 sums may differ in the last bits between runs on a loaded machine.
+    expect(rmse(pred, data.held)).toBeCloseTo(metrics.heldOutRmse, 5)
     const mean = data.train.reduce((s: number, r: Ride) => s + (r.fare_amount as number), 0) / data.train.length
-    expect(rmse(data.held.map(() => mean), data.held)).toBe(metrics.baselineRmse)
+    expect(rmse(data.held.map(() => mean), data.held)).toBeCloseTo(metrics.baselineRmse, 9)
     expect(metrics.heldOutRmse).toBeLessThan(metrics.baselineRmse / 2)
   })
 

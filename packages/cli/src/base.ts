@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import { createLogger, formatError, isMlxError, type Logger } from '@mlx/core'
+import { createLogger, formatError, isMlxError, secrets, type Logger } from '@mlx/core'
 
 /**
  * Every mlx command: --json prints exactly one JSON object on stdout (what run() returns, or
@@ -20,7 +20,12 @@ export abstract class MlxCommand extends Command {
 
   /** Human output to stdout, suppressed under --json (the JSON object is the output then). */
   protected say(text: string): void {
-    if (!this.jsonEnabled()) process.stdout.write(text + '\n')
+    if (!this.jsonEnabled()) process.stdout.write(secrets.redact(text) + '\n')
+  }
+
+  /** --json output passes through the same redaction as every other line. */
+  protected override toSuccessJson(result: unknown): unknown {
+    return secrets.redactValue(result)
   }
 
   protected override async catch(err: Error & { oclif?: { exit?: number }; code?: string }): Promise<unknown> {
@@ -29,11 +34,12 @@ export abstract class MlxCommand extends Command {
     const usage = !isMlxError(err) && err.oclif !== undefined
     if (this.jsonEnabled()) {
       const e = err as { code?: string; hint?: string }
-      process.stdout.write(JSON.stringify({ error: { code: isMlxError(err) ? e.code : usage ? 'USAGE' : 'INTERNAL', message: err.message, ...(e.hint ? { hint: e.hint } : {}) } }) + '\n')
+      process.stdout.write(secrets.redact(JSON.stringify({ error: { code: isMlxError(err) ? e.code : usage ? 'USAGE' : 'INTERNAL', message: err.message, ...(e.hint ? { hint: e.hint } : {}) } })) + '\n')
     } else if (usage) {
       process.stderr.write(`error[USAGE]: ${err.message}\n  hint: see \`mlx ${this.id ?? ''} --help\`.\n`)
     } else {
-      process.stderr.write(formatError(err, this.argv.includes('--verbose')) + '\n')
+      // Every secret a context handed out is masked, whichever layer the message came from.
+      process.stderr.write(secrets.redact(formatError(err, this.argv.includes('--verbose'))) + '\n')
     }
     return this.exit(usage || (isMlxError(err) && err.code === 'USAGE') ? 2 : 1)
   }

@@ -55,6 +55,11 @@ export interface ImageRequirement<Config = Record<string, unknown>> {
   readonly optionalAtPackage?: boolean
   /** The folder under the target's out dir the image is written to (default 'image'; the docker target's is its own). */
   readonly dir?: string
+  /**
+   * An image the config names that already exists (e.g. helm's targets.helm.image): core then
+   * builds and pushes none, ctx.image is absent, and the target runs that image.
+   */
+  existing?(config: Config): string | undefined
 }
 
 /**

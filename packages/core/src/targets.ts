@@ -4,7 +4,7 @@ import { MlxError } from './errors.js'
 import type { Project } from './project.js'
 
 /** Checks targets.<name> against the target's own schema; defaults are filled in. */
-export function targetConfig(target: Target, project: Project): Record<string, unknown> {
+export function targetConfig<C = Record<string, unknown>>(target: Target<C>, project: Project): C {
   const raw = structuredClone(project.targets[target.name] ?? {})
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
   const validate = ajv.compile(target.configSchema)
@@ -20,7 +20,7 @@ export function targetConfig(target: Target, project: Project): Record<string, u
       file: project.manifestFile,
     })
   }
-  return raw
+  return raw as C
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`

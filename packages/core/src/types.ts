@@ -40,6 +40,8 @@ export interface Logger {
 export type JSONSchema = Record<string, unknown>
 
 export interface Credentials {
+  /** Reads a setting that is not a secret (a project id, a region, an API URL): never masked. */
+  setting(name: string): string | undefined
   /** Reads a secret from the environment by name; never stored, never logged. */
   get(name: string): string | undefined
   require(name: string | string[], hint: string): string

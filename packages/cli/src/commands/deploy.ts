@@ -21,7 +21,8 @@ export default class Deploy extends MlxCommand {
 
   async run() {
     const tf = await targetFlags(this.argv)
-    const { args, flags } = await this.parse({ ...Deploy, flags: { ...Deploy.flags, ...tf.flags } } as typeof Deploy)
+    // A spread copies only the class's own statics: --json and --verbose come from MlxCommand.
+    const { args, flags } = await this.parse({ ...Deploy, enableJsonFlag: Deploy.enableJsonFlag, baseFlags: Deploy.baseFlags, flags: { ...Deploy.flags, ...tf.flags } } as typeof Deploy)
     checkTargetFlags(flags, this.argv, tf, flags.target)
     const { project, registry } = await openProject(args.dir, flags.env)
     const abort = new AbortController()

@@ -34,8 +34,10 @@ export default class Init extends MlxCommand {
       await writeFile(file, text)
       written.push(rel)
     }
-    this.say(`✔ created ${flags.kind} project '${name}' in ${path.relative(process.cwd(), dir) || '.'}: ${written.join(', ')}`)
-    this.say(`Next: put your model at ${path.join(path.relative(process.cwd(), dir) || '.', 'model', 'model.onnx')}, then \`mlx validate ${args.dir}\` and \`mlx serve ${args.dir}\`.`)
+    // The folder as the user typed it: a relative path climbing out of the cwd helps nobody.
+    const shown = args.dir
+    this.say(`✔ created ${flags.kind} project '${name}' in ${shown}: ${written.join(', ')}`)
+    this.say(`Next: put your model at ${path.join(shown, 'model', 'model.onnx')}, then \`mlx validate ${shown}\` and \`mlx serve ${shown}\`.`)
     return { dir, name, kind: flags.kind, files: written }
   }
 }

@@ -19,7 +19,8 @@ export default class Package extends MlxCommand {
 
   async run() {
     const tf = await targetFlags(this.argv)
-    const { args, flags } = await this.parse({ ...Package, flags: { ...Package.flags, ...tf.flags } } as typeof Package)
+    // A spread copies only the class's own statics: --json and --verbose come from MlxCommand.
+    const { args, flags } = await this.parse({ ...Package, enableJsonFlag: Package.enableJsonFlag, baseFlags: Package.baseFlags, flags: { ...Package.flags, ...tf.flags } } as typeof Package)
     checkTargetFlags(flags, this.argv, tf, flags.target)
     const { project, registry } = await openProject(args.dir, flags.env)
     const { artifact } = await packageProject(project, registry, { target: flags.target, out: flags.out, env: flags.env, log: this.out, flags })

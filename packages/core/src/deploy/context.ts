@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { MlxError } from '../errors.js'
 import type { Deployment, DeploymentHistory, ImageHandle, Target, TargetContext } from '../contracts.js'
 import { envCredentials } from '../credentials.js'
 import { DeploymentLog } from '../deployments.js'
@@ -51,6 +52,7 @@ export function redactingLogger(log: Logger, redactor: Redactor): Logger {
 /** Credentials that register each value they hand out, so it is masked wherever it might appear. */
 function registering(credentials: Credentials, redactor: Redactor): Credentials {
   return {
+    setting: (name) => credentials.setting(name),
     get(name) {
       const v = credentials.get(name)
       redactor.add(v)
@@ -75,6 +77,7 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
   const history = (opts.history ?? new DeploymentLog(opts.project.root)).forTarget(opts.target.name, opts.env)
   const settingOf = (key: string) => `targets.${opts.target.name}.${key}`
   const deps = { clock: services.clock, signal, log }
+  const requestTimeoutMs = config.requestTimeoutSeconds !== undefined ? config.requestTimeoutSeconds * 1000 : undefined
   return {
     project: opts.project,
     config,
@@ -99,7 +102,8 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
       ),
     waitUntil: (what, check, w) => waitUntil(what, check, w, deps),
     retry: (what, fn, classify) =>
-      withRetries(what, fn, {
+      // A backstop a little past the setting: a client that enforces it itself (with a signal) fails first, with its own error.
+      withRetries(what, (attempt) => (requestTimeoutMs ? deadline(fn(attempt), requestTimeoutMs + 1000, what, settingOf('requestTimeoutSeconds')) : fn(attempt)), {
         retries: config.retries ?? 4,
         baseMs: config.retryBaseMs ?? 1000,
         classify,
@@ -121,4 +125,16 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
     redact: (text) => redactor.redact(text),
     secret: (v) => redactor.add(v),
   }
+}
+
+/**
+ * A platform client that takes no signal (gax, the kubernetes client) still gets the per-call
+ * deadline: the call is left to finish in the background, the deploy moves on with a clear error.
+ */
+function deadline<T>(work: Promise<T>, ms: number, what: string, setting: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MlxError('DEPLOY_FAILED', `${what}: no answer within ${ms / 1000}s.`, { hint: `the platform accepted the call but did not answer; check its status, or raise ${setting}.` })), ms)
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }

@@ -73,7 +73,7 @@ export async function packageForTarget(project: Project, registry: PluginRegistr
   const target = registry.target(opts.target)
   const flags = opts.flags ?? {}
   const base = contextFor(project, registry, opts)
-  const tool = target.image ? registry.imageTool(target.name) : undefined
+  const tool = target.image && !target.image.existing?.(base.config) ? registry.imageTool(target.name) : undefined
   const platformFlag = typeof flags.platform === 'string' && flags.platform ? flags.platform : undefined
   const imagePlatform = tool ? (platformFlag ?? target.image!.platform?.(base.config) ?? tool.platform(project, flags)) : undefined
   const packages = runtimePackages(project, registry)
@@ -124,7 +124,7 @@ export async function deployArtifact(run: PackageRun, registry: PluginRegistry):
   const { target, artifact } = run
   let ctx = run.ctx
   try {
-    if (target.image) {
+    if (target.image && !target.image.existing?.(ctx.config)) {
       const built = artifact.image?.built
       if (!built) {
         const why = artifact.image?.unavailable

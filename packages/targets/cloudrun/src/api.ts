@@ -1,7 +1,7 @@
 import { v2 } from '@google-cloud/run'
 import type { GoogleAuth } from 'google-auth-library'
-import { MlxError, retryAfterMs as parseRetryAfter, sleep } from '@mlx/core'
-import { endpointOptions } from './config.js'
+import { MlxError, retryAfterMs as parseRetryAfter, type RetryDecision } from '@mlx/core'
+import { endpointOptions, type CloudRunContext } from './config.js'
 import type { ServiceSpec } from './spec.js'
 
 /** A Service or Revision as the client returns it (enums as their names, durations as objects). */
@@ -41,15 +41,6 @@ export interface IamPolicy {
   auditConfigs?: unknown[]
 }
 
-export interface ApiOptions {
-  auth: GoogleAuth
-  apiEndpoint: string
-  retries: number
-  retryBaseMs: number
-  signal?: AbortSignal
-  onRetry?: (what: string, delayMs: number) => void
-}
-
 // gRPC status codes the REST transport maps HTTP statuses to.
 const NOT_FOUND = 5
 const RESOURCE_EXHAUSTED = 8
@@ -83,14 +74,19 @@ export function isNotFound(err: unknown): boolean {
   return e?.code === NOT_FOUND || httpStatus(e) === 404
 }
 
-function isRetryable(err: GaxLikeError): boolean {
-  const st = httpStatus(err)
-  return err?.code === RESOURCE_EXHAUSTED || err?.code === UNAVAILABLE || st === 429 || st === 503
-}
-
 function retryAfterMs(err: GaxLikeError): number | undefined {
   const h = err.response?.headers
   return parseRetryAfter(h instanceof Headers ? h.get('retry-after') : h?.['retry-after'])
+}
+
+/** Only throttling and unavailability are worth another attempt: anything else the API says is final. */
+export function classifyGax(err: unknown): RetryDecision {
+  const e = err as GaxLikeError
+  const st = httpStatus(e)
+  const throttled = e?.code === RESOURCE_EXHAUSTED || st === 429
+  const unavailable = e?.code === UNAVAILABLE || st === 503
+  if (!throttled && !unavailable) return { retry: false, reason: apiMessage(err) }
+  return { retry: true, afterMs: retryAfterMs(e), reason: `throttled or unavailable (${throttled ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE'})` }
 }
 
 /** The API's own message, whether the error carries it parsed or as the raw JSON body. */
@@ -106,39 +102,29 @@ export function apiMessage(err: unknown): string {
   return raw.split('\n')[0]!
 }
 
-// Never sleep longer than this per retry, whatever Retry-After says.
-const MAX_DELAY_MS = 60_000
-
 /**
  * The Cloud Run Admin API v2 through @google-cloud/run over REST (`fallback: true`): the same
- * client as gcloud's libraries, pointed at apiEndpoint. 429/503 are retried with bounded
- * exponential backoff (Retry-After honoured); NOT_FOUND on a get is `undefined`.
+ * client as gcloud's libraries, pointed at targets.cloudrun.apiEndpoint. 429/503 go through the
+ * context's retry loop (targets.cloudrun.retries, retryBaseMs); NOT_FOUND on a get is `undefined`.
  */
 export class CloudRunApi {
   readonly services: InstanceType<typeof v2.ServicesClient>
   readonly revisions: InstanceType<typeof v2.RevisionsClient>
 
-  constructor(private readonly opts: ApiOptions) {
-    const ep = endpointOptions(opts.apiEndpoint)
+  constructor(
+    private readonly ctx: Pick<CloudRunContext, 'config' | 'retry'>,
+    auth: GoogleAuth,
+  ) {
+    const ep = endpointOptions(ctx.config.apiEndpoint)
     // google-gax bundles its own copy of google-auth-library; the GoogleAuth we pass is the same
     // class from another copy (structurally identical), hence the cast.
-    const common = { fallback: true as const, auth: opts.auth as never, apiEndpoint: ep.apiEndpoint, port: ep.port, protocol: ep.protocol }
+    const common = { fallback: true as const, auth: auth as never, apiEndpoint: ep.apiEndpoint, port: ep.port, protocol: ep.protocol }
     this.services = new v2.ServicesClient(common)
     this.revisions = new v2.RevisionsClient(common)
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        const e = err as GaxLikeError
-        if (!isRetryable(e) || attempt >= this.opts.retries) throw err
-        const delay = Math.min(MAX_DELAY_MS, retryAfterMs(e) ?? this.opts.retryBaseMs * 2 ** attempt)
-        this.opts.onRetry?.(what, delay)
-        await sleep(delay, this.opts.signal)
-      }
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.ctx.retry(what, fn, classifyGax)
   }
 
   async getService(name: string): Promise<RunService | undefined> {
@@ -157,7 +143,8 @@ export class CloudRunApi {
     return () => op.promise()
   }
 
-  async updateService(service: ServiceSpec & { name: string; etag?: string }): Promise<() => Promise<unknown>> {
+  /** `service` is a spec mlx built, or the live service read back with its traffic changed. */
+  async updateService(service: (ServiceSpec | RunService) & { name: string; etag?: string }): Promise<() => Promise<unknown>> {
     const [op] = await this.call(`update ${service.name}`, () => this.services.updateService({ service: toClient(service) as never }))
     return () => op.promise()
   }

@@ -1,34 +1,6 @@
-import { MlxError, type TargetContext } from '@mlx/core'
+import { MlxError, retrySettings, type ConfigOf, type TargetContext } from '@mlx/core'
 
 export const DEFAULT_API_ENDPOINT = 'https://run.googleapis.com'
-
-/** targets.cloudrun in mlx.yaml after defaults (environment overlays are applied by core). */
-export interface CloudRunConfig {
-  project?: string
-  region?: string
-  service?: string
-  repository: string
-  registry?: string
-  cpu: string
-  memory: string
-  minInstances: number
-  maxInstances?: number
-  concurrency: number
-  timeoutSeconds: number
-  port: number
-  cpuIdle: boolean
-  startupCpuBoost: boolean
-  env: Record<string, string>
-  secrets: Record<string, string | { secret: string; version?: string }>
-  allowUnauthenticated: boolean
-  ingress: 'all' | 'internal' | 'internal-and-cloud-load-balancing'
-  serviceAccount?: string
-  labels: Record<string, string>
-  apiEndpoint: string
-  readyTimeoutSeconds: number
-  retries: number
-  retryBaseMs: number
-}
 
 const envName = '^[A-Za-z_][A-Za-z0-9_]*$'
 const labelKey = '^[a-z][a-z0-9_-]{0,62}$'
@@ -70,10 +42,13 @@ export const configSchema = {
     labels: { type: 'object', propertyNames: { pattern: labelKey }, additionalProperties: { type: 'string', pattern: '^[a-z0-9_-]{0,63}$' }, default: {}, description: 'Labels on the service and its revisions.' },
     apiEndpoint: { type: 'string', default: DEFAULT_API_ENDPOINT, description: 'Cloud Run Admin API endpoint: a regional endpoint (https://europe-west1-run.googleapis.com), Private Service Connect, or a local emulator (http://127.0.0.1:PORT).' },
     readyTimeoutSeconds: { type: 'integer', minimum: 10, default: 900, description: 'How long to wait for the new revision to become ready.' },
-    retries: { type: 'integer', minimum: 0, maximum: 10, default: 4, description: 'Retries per API call on 429 (RESOURCE_EXHAUSTED) and 503 (UNAVAILABLE).' },
-    retryBaseMs: { type: 'integer', minimum: 0, default: 1000, description: 'First retry delay; it doubles per retry (Retry-After wins when the API sends one).' },
+    ...retrySettings,
   },
 } as const
+
+/** targets.cloudrun in mlx.yaml after defaults (environment overlays are applied by core). */
+export type CloudRunConfig = ConfigOf<typeof configSchema>
+export type CloudRunContext = TargetContext<CloudRunConfig>
 
 export interface Resolved {
   cfg: CloudRunConfig
@@ -84,16 +59,16 @@ export interface Resolved {
 }
 
 /** Settings that do not need credentials: region and service name, with the fixes named. */
-export function resolveSettings(ctx: TargetContext): Resolved {
-  const cfg = ctx.config as unknown as CloudRunConfig
-  const region = cfg.region ?? ctx.credentials.get('CLOUDSDK_RUN_REGION') ?? ctx.credentials.get('GOOGLE_CLOUD_REGION')
+export function resolveSettings(ctx: CloudRunContext): Resolved {
+  const cfg = ctx.config
+  const region = cfg.region ?? ctx.credentials.setting('CLOUDSDK_RUN_REGION') ?? ctx.credentials.setting('GOOGLE_CLOUD_REGION')
   if (!region) {
     throw new MlxError('USAGE', 'the cloudrun target needs a region.', {
       hint: 'set targets.cloudrun.region in mlx.yaml (e.g. europe-west1), or CLOUDSDK_RUN_REGION in the environment.',
     })
   }
   const service = cfg.service ?? serviceIdFor(ctx.project.name)
-  const project = cfg.project ?? ctx.credentials.get('GOOGLE_CLOUD_PROJECT') ?? ctx.credentials.get('CLOUDSDK_CORE_PROJECT')
+  const project = cfg.project ?? ctx.credentials.setting('GOOGLE_CLOUD_PROJECT') ?? ctx.credentials.setting('CLOUDSDK_CORE_PROJECT')
   return { cfg, region, service, project }
 }
 
@@ -105,7 +80,7 @@ export function serviceIdFor(name: string): string {
 }
 
 /** Where images go: the flag, then targets.cloudrun.registry, then Artifact Registry in the region. */
-export function registryFor(ctx: TargetContext, r: Resolved, project: string): string {
+export function registryFor(ctx: CloudRunContext, r: Resolved, project: string): string {
   const flag = typeof ctx.flags.registry === 'string' && ctx.flags.registry ? ctx.flags.registry : undefined
   return flag ?? r.cfg.registry ?? `${r.region}-docker.pkg.dev/${project}/${r.cfg.repository}`
 }

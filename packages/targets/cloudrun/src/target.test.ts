@@ -5,11 +5,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { envCredentials, loadProject, silentLogger, targetConfig, type Artifact, type Project, type TargetContext } from '@mlx/core'
+import { createTargetContext, defaultServices, loadProject, silentLogger, type Artifact, type Clock, type ImageHandle, type Project, type TargetServices } from '@mlx/core'
 import { startFakeCloud, type FakeCloud } from '../../../../test/support/cloudrun/fake-run.js'
 import { applicationDefault } from './auth.js'
 import { CloudRunApi } from './api.js'
-import { endpointOptions, serviceIdFor } from './config.js'
+import { endpointOptions, serviceIdFor, type CloudRunConfig } from './config.js'
 import { knativeService, secretRef, serviceSpec } from './spec.js'
 import { cloudrunTarget } from './target.js'
 import { stringify as toYaml } from 'yaml'
@@ -17,20 +17,19 @@ import { stringify as toYaml } from 'yaml'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..')
 const DIGEST = `sha256:${'ab'.repeat(32)}`
 
-function context(project: Project, cfg: Record<string, unknown>): TargetContext {
-  const withCfg = { ...project, targets: { cloudrun: cfg } } as Project
-  return {
-    project: withCfg,
-    config: targetConfig(cloudrunTarget, withCfg),
-    outDir: '/nonexistent',
-    log: silentLogger,
-    signal: new AbortController().signal,
-    credentials: envCredentials(),
-    flags: {},
-    history: { list: () => [], latest: () => undefined, append: () => {} },
-  }
+// The image core would have built at package time: the plan names it by this digest.
+const image: ImageHandle = {
+  platform: 'linux/amd64',
+  port: 8080,
+  built: { digest: DIGEST, platform: 'linux/amd64', port: 8080, tags: ['1.0.0'], paths: { layout: '/nonexistent/oci', dockerfile: '/nonexistent/Dockerfile', context: '/nonexistent/context' }, details: {} },
+  files: { dockerfile: '/nonexistent/Dockerfile', context: '/nonexistent/context' },
 }
-const artifact: Artifact = { target: 'cloudrun', version: '1.0.0', digest: DIGEST, paths: {}, details: { modelDigest: DIGEST } }
+
+function context(project: Project, cfg: Record<string, unknown>, services?: TargetServices) {
+  const withCfg = { ...project, targets: { cloudrun: cfg } } as Project
+  return createTargetContext<CloudRunConfig>({ project: withCfg, target: cloudrunTarget, log: silentLogger, outDir: '/nonexistent', image, services })
+}
+const artifact: Artifact<{ modelDigest: string; service: string; region: string }> = { target: 'cloudrun', version: '1.0.0', digest: DIGEST, paths: {}, details: { modelDigest: DIGEST, service: 'taxifare', region: 'europe-west1' } }
 
 describe('cloudrun specs', () => {
   let project: Project
@@ -40,7 +39,7 @@ describe('cloudrun specs', () => {
 
   it('the v2 Service and its Knative twin carry the same settings; secrets are references only', () => {
     const cfg = context(project, { region: 'europe-west1', cpu: '2', memory: '2Gi', concurrency: 10, ingress: 'internal', env: { A: 'x:y', B: 'true' }, secrets: { TOKEN: 'projects/p/secrets/tok/versions/2', KEY: { secret: 'k' } } }).config
-    const spec = serviceSpec({ cfg: cfg as never, image: `r/i@${DIGEST}`, projectName: 'Taxi Fare', version: '1.0.0+b1', modelDigest: DIGEST })
+    const spec = serviceSpec({ cfg, image: `r/i@${DIGEST}`, projectName: 'Taxi Fare', version: '1.0.0+b1', modelDigest: DIGEST })
     expect(spec.ingress).toBe('INGRESS_TRAFFIC_INTERNAL_ONLY')
     expect(spec.template.scaling).toEqual({ minInstanceCount: 0 }) // no max: Cloud Run's default
     expect(spec.template.labels).toMatchObject({ 'mlx-project': 'taxi-fare', 'mlx-version': '1-0-0-b1', 'mlx-model': 'ab'.repeat(6) })
@@ -50,7 +49,7 @@ describe('cloudrun specs', () => {
       { name: 'TOKEN', valueSource: { secretKeyRef: { secret: 'projects/p/secrets/tok', version: '2' } } },
       { name: 'KEY', valueSource: { secretKeyRef: { secret: 'k', version: 'latest' } } },
     ])
-    const yaml = parseYaml(toYaml(knativeService(spec, 'taxifare', cfg as never))) as any
+    const yaml = parseYaml(toYaml(knativeService(spec, 'taxifare', cfg))) as any
     expect(yaml.metadata.annotations['run.googleapis.com/ingress']).toBe('internal')
     expect(yaml.spec.template.spec.containerConcurrency).toBe(10)
     expect(yaml.spec.template.spec.containers[0].env.slice(0, 2)).toEqual([{ name: 'A', value: 'x:y' }, { name: 'B', value: 'true' }]) // quoted where YAML would retype
@@ -103,8 +102,8 @@ describe('cloudrun plan and API client against a local Cloud Run', () => {
 
     const adc = await applicationDefault(undefined)
     expect(adc.project).toBe('mlx-test-project')
-    const api = new CloudRunApi({ auth: adc.auth, apiEndpoint: base.apiEndpoint, retries: 0, retryBaseMs: 0 })
-    const spec = serviceSpec({ cfg: context(project, base).config as never, image: `europe-west1-docker.pkg.dev/mlx-test-project/mlx/taxifare@${DIGEST}`, projectName: 'taxifare', version: '1.0.0', modelDigest: DIGEST })
+    const api = new CloudRunApi(context(project, { ...base, retries: 0, retryBaseMs: 0 }), adc.auth)
+    const spec = serviceSpec({ cfg: context(project, base).config, image: `europe-west1-docker.pkg.dev/mlx-test-project/mlx/taxifare@${DIGEST}`, projectName: 'taxifare', version: '1.0.0', modelDigest: DIGEST })
     await (await api.createService('projects/mlx-test-project/locations/europe-west1', 'taxifare', spec))().catch(() => {})
     await api.close()
 
@@ -117,7 +116,9 @@ describe('cloudrun plan and API client against a local Cloud Run', () => {
   it('429 RESOURCE_EXHAUSTED is retried with backoff, a bounded number of times', async () => {
     const adc = await applicationDefault(undefined)
     const retries: number[] = []
-    const api = new CloudRunApi({ auth: adc.auth, apiEndpoint: `http://${fake.host}`, retries: 3, retryBaseMs: 1, onRetry: (_, ms) => retries.push(ms) })
+    // The context's clock: its sleeps are the backoff waits of the retry loop.
+    const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void retries.push(ms) }
+    const api = new CloudRunApi(context(project, { region: 'europe-west1', apiEndpoint: `http://${fake.host}`, retries: 3, retryBaseMs: 1 }, { ...defaultServices(), clock }), adc.auth)
     fake.throttle(2)
     expect((await api.getService(NAME))?.name).toBe(NAME)
     expect(retries).toEqual([1, 2]) // doubling from retryBaseMs (gax's REST errors do not expose Retry-After)

@@ -54,7 +54,7 @@ export interface ImageSettings {
 export function imageSettings(cfg: DockerConfig, flags: Readonly<Record<string, unknown>>, credentials: Credentials): ImageSettings {
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined)
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : [])
-  const owner = credentials.get('GITHUB_REPOSITORY_OWNER')
+  const owner = credentials.setting('GITHUB_REPOSITORY_OWNER')
   return {
     cfg,
     base: str(flags.base) ?? cfg.base ?? DEFAULT_BASE,

@@ -192,7 +192,7 @@ export const dockerImages: ImageTool = {
     tag: { type: 'string', multiple: true, description: 'extra image tag (repeatable); the version and model-<digest> tags are always set.' },
     'insecure-registry': { type: 'boolean', description: 'allow plain HTTP to a registry that is not on localhost.' },
   },
-  platform: (project: Project, flags) => imageSettings(dockerConfig(project), flags, { get: () => undefined, require: () => '' }).platform,
+  platform: (project: Project, flags) => imageSettings(dockerConfig(project), flags, { get: () => undefined, setting: () => undefined, require: () => '' }).platform,
   port: (project: Project) => dockerConfig(project).port,
   build,
   buildContext,

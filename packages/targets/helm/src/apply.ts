@@ -1,7 +1,8 @@
-import { MlxError, sleep, type Logger } from '@mlx/core'
+import { done, MlxError, pending, sleep, type Logger, type TargetContext } from '@mlx/core'
 import type { Cluster } from './cluster.js'
+import type { HelmConfig } from './config.js'
 import type { KubeObject } from './render.js'
-import { describeProblem, hintFor, podProblems, rolloutState, STUCK, type PodProblem } from './rollout.js'
+import { describeProblem, hintFor, podProblems, rolloutState, STUCK, type PodProblem, type RolloutState } from './rollout.js'
 
 export interface ApplyOptions {
   namespace: string
@@ -9,8 +10,8 @@ export interface ApplyOptions {
   timeoutMs: number
   pollMs: number
   logLines: number
-  log: Logger
-  signal: AbortSignal
+  /** The deploy's log, abort signal and poller. */
+  ctx: Pick<TargetContext, 'log' | 'signal' | 'waitUntil'>
 }
 
 const key = (o: KubeObject) => `${o.kind}/${o.metadata.name}`
@@ -30,13 +31,13 @@ export async function applyObjects(cluster: Cluster, objects: readonly KubeObjec
   if (opts.createNamespace && opts.namespace !== 'default') {
     await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.namespace } }).catch((err: unknown) => {
       // A user may deploy into a namespace they cannot create (or even read at cluster scope).
-      if (err instanceof MlxError && /HTTP 403/.test(err.message)) opts.log.warn(`  cannot create namespace ${opts.namespace} (forbidden); assuming it exists`)
+      if (err instanceof MlxError && /HTTP 403/.test(err.message)) opts.ctx.log.warn(`  cannot create namespace ${opts.namespace} (forbidden); assuming it exists`)
       else throw err
     })
   }
   for (const o of objects) {
     await cluster.apply(o)
-    opts.log.info(`  applied ${key(o)} in ${opts.namespace}`)
+    opts.ctx.log.info(`  applied ${key(o)} in ${opts.namespace}`)
   }
 }
 
@@ -59,29 +60,28 @@ export async function pruneObjects(cluster: Cluster, previous: readonly KubeObje
 export async function waitForRollout(cluster: Cluster, deployment: KubeObject, opts: ApplyOptions): Promise<void> {
   const name = deployment.metadata.name
   const selector = ((deployment.spec as { selector?: { matchLabels?: Record<string, string> } })?.selector?.matchLabels ?? {}) as Record<string, string>
-  const until = Date.now() + opts.timeoutMs
-  let last = ''
-  for (;;) {
-    const d = await cluster.deployment(name, opts.namespace)
-    const state = rolloutState(d)
-    if (state.done) {
-      opts.log.info(`  ${state.message}`)
-      return
-    }
-    if (state.message !== last) opts.log.info(`  waiting: ${state.message}`)
-    last = state.message
-    let stuck = false
-    if (!state.failed) {
+  let state: RolloutState | undefined
+  // A failure the check itself raised, told apart from the poller's deadline, which gets the pods' diagnosis too.
+  let failed: unknown
+  const look = async () => {
+    try {
+      state = rolloutState(await cluster.deployment(name, opts.namespace))
+      if (state.done) return done(state.message)
+      if (state.failed) throw await diagnose(cluster, name, selector, state.message, opts)
       // Pods stuck in ImagePullBackOff or CrashLoopBackOff will not recover by waiting for the whole timeout.
-      const problems = podProblems(await cluster.pods(opts.namespace, selector))
-      const current = problems.filter((p) => p.reason !== 'NotReady')
-      stuck = current.length > 0 && current.every((p) => STUCK.has(p.reason) && (p.reason !== 'CrashLoopBackOff' || (p.restarts ?? 0) >= 2))
+      const current = podProblems(await cluster.pods(opts.namespace, selector)).filter((p) => p.reason !== 'NotReady')
+      if (current.length > 0 && current.every((p) => STUCK.has(p.reason) && (p.reason !== 'CrashLoopBackOff' || (p.restarts ?? 0) >= 2))) throw await diagnose(cluster, name, selector, 'its pods cannot start', opts)
+      return pending(state.message)
+    } catch (err) {
+      failed = err
+      throw err
     }
-    if (state.failed || stuck || Date.now() >= until) {
-      const why = state.failed ? state.message : stuck ? 'its pods cannot start' : `not ready after ${Math.round(opts.timeoutMs / 1000)}s (${state.message})`
-      throw await diagnose(cluster, name, selector, why, opts)
-    }
-    await sleep(Math.min(opts.pollMs, Math.max(until - Date.now(), 0)), opts.signal)
+  }
+  try {
+    opts.ctx.log.info(`  ${await opts.ctx.waitUntil(`deployment/${name}`, look, { timeoutMs: opts.timeoutMs, intervalMs: opts.pollMs })}`)
+  } catch (err) {
+    if (err === failed || opts.ctx.signal.aborted) throw err
+    throw await diagnose(cluster, name, selector, `not ready after ${Math.round(opts.timeoutMs / 1000)}s (${state?.message ?? 'its status was never read'})`, opts)
   }
 }
 
@@ -120,7 +120,7 @@ export function watchPods(cluster: Cluster, deployment: KubeObject, opts: ApplyO
   const selector = spec?.selector?.matchLabels ?? {}
   const image = spec?.template?.spec?.containers?.[0]?.image
   const stopper = new AbortController()
-  const signal = AbortSignal.any([stopper.signal, opts.signal])
+  const signal = AbortSignal.any([stopper.signal, opts.ctx.signal])
   let problems: PodProblem[] = []
   const logs = new Map<string, string>()
   const loop = (async () => {
@@ -152,4 +152,10 @@ export function watchPods(cluster: Cluster, deployment: KubeObject, opts: ApplyO
       return { problems, text: lines.join('\n') }
     },
   }
+}
+
+/** The deploy's settings for applying and waiting, in `namespace`. */
+export function applyOptions(ctx: TargetContext<HelmConfig>, namespace: string): ApplyOptions {
+  const cfg = ctx.config
+  return { namespace, createNamespace: cfg.createNamespace, timeoutMs: cfg.timeoutSeconds * 1000, pollMs: cfg.pollIntervalMs, logLines: cfg.logLines, ctx }
 }

@@ -6,19 +6,25 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   type KubernetesObject,
+  type RequestContext,
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node'
-import { MlxError, retryAfterMs as parseRetryAfter, sleep, type Logger } from '@mlx/core'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { MlxError, networkReason, retryAfterMs, type RetryDecision, type TargetContext } from '@mlx/core'
+import type { HelmConfig } from './config.js'
 
 export const FIELD_MANAGER = 'mlx'
 
 export interface ClusterOptions {
   context?: string
-  retries: number
-  retryBaseMs: number
-  log: Logger
+  /** The context's retry loop: retries and backoff from targets.helm (retrySettings). */
+  retry: TargetContext['retry']
   signal: AbortSignal
+  /** One attempt's limit (targets.helm.requestTimeoutSeconds). */
+  timeoutMs: number
+  /** Fewer retries than the settings allow, for a quick answer (status). */
+  maxRetries?: number
 }
 
 /** Where the kubeconfig points, for messages: never the credentials. */
@@ -26,7 +32,6 @@ export interface ClusterInfo {
   context: string
   server: string
 }
-
 
 function bodyMessage(body: unknown): string | undefined {
   let b = body
@@ -40,18 +45,45 @@ function bodyMessage(body: unknown): string | undefined {
   return typeof b === 'object' && b !== null && typeof (b as { message?: unknown }).message === 'string' ? (b as { message: string }).message : undefined
 }
 
-const transient = (err: unknown) =>
-  err instanceof ApiException ? err.code === 429 || err.code >= 500 : /ECONNRESET|ECONNREFUSED|socket hang up|fetch failed|other side closed/i.test(String((err as Error)?.message) + String((err as { cause?: Error })?.cause?.message))
+class RequestTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms / 1000}s`)
+  }
+}
 
-function retryAfterMs(err: unknown): number | undefined {
-  if (!(err instanceof ApiException)) return undefined
-  return parseRetryAfter(Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1], { capMs: 30_000 })
+const DROPPED = /ECONNRESET|ECONNREFUSED|socket hang up|fetch failed|other side closed/i
+
+/** Every call mlx makes is idempotent (server-side apply, delete, get, list), so any transient failure is worth another attempt. */
+function classify(err: unknown): RetryDecision {
+  if (err instanceof RequestTimeout) return { retry: true, reason: err.message }
+  if (err instanceof ApiException) {
+    const code = err.code
+    const header = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]
+    return { retry: code === 429 || code >= 500, afterMs: retryAfterMs(header, { capMs: 30_000 }), reason: code === 429 ? 'rate limited (429)' : `HTTP ${code}` }
+  }
+  const text = String((err as Error)?.message) + String((err as { cause?: Error })?.cause?.message)
+  return { retry: DROPPED.test(text), reason: networkReason(err) }
+}
+
+/**
+ * The signal of the attempt running in this async context. The generated clients take no
+ * signal, but every request they make passes through the kubeconfig's authentication, which
+ * can set one: so an attempt is abortable and has a deadline whatever client method it calls.
+ */
+const attemptSignal = new AsyncLocalStorage<AbortSignal>()
+
+class AbortableKubeConfig extends KubeConfig {
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context)
+    const signal = attemptSignal.getStore()
+    if (signal) context.setSignal(signal)
+  }
 }
 
 /**
  * The few Kubernetes API calls deploy needs, through @kubernetes/client-node with the user's
- * kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster). Requests are retried on 429 (honouring
- * Retry-After), 5xx and dropped connections, with bounded exponential backoff.
+ * kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster). Requests go through the context's retry
+ * loop: 429 (honouring Retry-After), 5xx, timeouts and dropped connections are retried.
  */
 export class Cluster {
   readonly info: ClusterInfo
@@ -71,7 +103,7 @@ export class Cluster {
   }
 
   static fromDefault(opts: ClusterOptions): Cluster {
-    const kc = new KubeConfig()
+    const kc = new AbortableKubeConfig()
     try {
       kc.loadFromDefault()
     } catch (err) {
@@ -97,19 +129,29 @@ export class Cluster {
 
   /** Runs one API call, retrying what is worth retrying, and turns failures into MlxErrors. */
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        if (this.opts.signal.aborted) throw err
-        if (attempt < this.opts.retries && transient(err)) {
-          const wait = retryAfterMs(err) ?? this.opts.retryBaseMs * 2 ** attempt
-          this.opts.log.debug(`${what}: ${err instanceof ApiException ? `HTTP ${err.code}` : (err as Error).message}; retrying in ${wait} ms`)
-          await sleep(wait, this.opts.signal)
-          continue
-        }
-        throw this.explain(what, err)
-      }
+    const max = this.opts.maxRetries ?? Infinity
+    let attempt = 0
+    try {
+      return await this.opts.retry(
+        what,
+        (n) => {
+          attempt = n
+          return this.attempt(fn)
+        },
+        (err) => (attempt < max ? classify(err) : { retry: false, reason: '' }),
+      )
+    } catch (err) {
+      throw this.explain(what, err)
+    }
+  }
+
+  private async attempt<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = AbortSignal.timeout(this.opts.timeoutMs)
+    try {
+      return await attemptSignal.run(AbortSignal.any([this.opts.signal, deadline]), fn)
+    } catch (err) {
+      if (deadline.aborted && !this.opts.signal.aborted) throw new RequestTimeout(this.opts.timeoutMs)
+      throw err
     }
   }
 
@@ -121,6 +163,9 @@ export class Cluster {
       if (err.code === 401) return new MlxError('CREDENTIALS_MISSING', `${what}: ${where} refused the credentials (HTTP 401).`, { hint: 'refresh them (e.g. `gcloud container clusters get-credentials`, `aws eks update-kubeconfig`) or check the user in the kubeconfig.', cause: err })
       if (err.code === 403) return new MlxError('DEPLOY_FAILED', `${what}: forbidden (HTTP 403)${msg ? `: ${msg}` : ''}.`, { hint: 'the kubeconfig user needs rights to apply Deployments, Services, ServiceAccounts (and HPA/Ingress) in the namespace, and to list pods and read their logs.', cause: err })
       return new MlxError('DEPLOY_FAILED', `${what}: HTTP ${err.code}${msg ? `: ${msg}` : ''}.`, { hint: err.code === 422 ? 'the API server rejected the object; see the message above.' : `check ${where}.`, cause: err })
+    }
+    if (err instanceof RequestTimeout) {
+      return new MlxError('DEPLOY_FAILED', `${what}: ${where} gave ${err.message}.`, { hint: 'check that the cluster is running, or raise targets.helm.requestTimeoutSeconds for a slow API server.', cause: err })
     }
     return new MlxError('DEPLOY_FAILED', `${what}: cannot reach ${where}: ${(err as Error).message}`, { hint: 'check that the cluster is running and that KUBECONFIG points at it.', cause: err })
   }
@@ -154,4 +199,10 @@ export class Cluster {
       return ''
     }
   }
+}
+
+/** The kubeconfig's cluster (targets.helm.context), called through the context's retry loop. */
+export function clusterFor(ctx: TargetContext<HelmConfig>, maxRetries?: number): Cluster {
+  const cfg = ctx.config
+  return Cluster.fromDefault({ context: cfg.context, retry: ctx.retry, signal: ctx.signal, timeoutMs: cfg.requestTimeoutSeconds * 1000, maxRetries })
 }

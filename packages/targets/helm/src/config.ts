@@ -1,33 +1,4 @@
-import { MlxError, targetConfig, type Project, type Target } from '@mlx/core'
-
-export type Mode = 'auto' | 'helm' | 'apply'
-
-export interface HelmConfig {
-  mode: Mode
-  release?: string
-  namespace: string
-  context?: string
-  createNamespace: boolean
-  image?: string
-  replicas: number
-  resources: { requests?: Record<string, string>; limits?: Record<string, string> }
-  service: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; port: number; nodePort?: number }
-  ingress?: { host: string; className?: string; path: string; tlsSecret?: string; annotations: Record<string, string> }
-  autoscaling?: { minReplicas: number; maxReplicas: number; cpu?: number; memory?: number }
-  startupTimeoutSeconds: number
-  timeoutSeconds: number
-  pollIntervalMs: number
-  retryBaseMs: number
-  retries: number
-  logLines: number
-  imagePullSecrets: string[]
-  podAnnotations: Record<string, string>
-  nodeSelector: Record<string, string>
-  tolerations: Record<string, unknown>[]
-  values: Record<string, unknown>
-  helmBinary: string
-  keepReleases: number
-}
+import { MlxError, retrySettings, targetConfig, type ConfigOf, type Project, type Target } from '@mlx/core'
 
 const strings = { type: 'object', additionalProperties: { type: 'string' } } as const
 const quantity = { type: 'string', pattern: '^[0-9.]+[a-zA-Z]*$' } as const
@@ -90,8 +61,7 @@ export const configSchema = {
     startupTimeoutSeconds: { type: 'integer', minimum: 10, default: 300, description: 'How long a pod may take to load its models before the startup probe gives up.' },
     timeoutSeconds: { type: 'integer', minimum: 1, default: 300, description: 'How long deploy waits for the rollout (helm --timeout).' },
     pollIntervalMs: { type: 'integer', minimum: 10, default: 2000, description: 'How often the rollout status is read (apply mode), and the new pods are listed while helm waits (helm mode).' },
-    retryBaseMs: { type: 'integer', minimum: 1, default: 500, description: 'First backoff after a 429/5xx from the API server (doubles per retry; Retry-After wins).' },
-    retries: { type: 'integer', minimum: 0, maximum: 10, default: 4, description: 'Retries per API request on 429, 5xx and dropped connections.' },
+    ...retrySettings,
     logLines: { type: 'integer', minimum: 0, maximum: 1000, default: 20, description: 'Log lines of a failing pod shown when a rollout fails.' },
     imagePullSecrets: { type: 'array', items: { type: 'string' }, default: [], description: 'Secrets for pulling from a private registry.' },
     podAnnotations: { ...strings, default: {} },
@@ -102,6 +72,10 @@ export const configSchema = {
     keepReleases: { type: 'integer', minimum: 1, default: 10, description: 'Applied manifest sets kept under .mlx/helm/releases (helm: --history-max).' },
   },
 } as const
+
+/** targets.helm after defaults. */
+export type HelmConfig = ConfigOf<typeof configSchema>
+export type Mode = HelmConfig['mode']
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -117,13 +91,14 @@ export function deepMerge(a: unknown, b: unknown): unknown {
  * targets.helm for every declared environment, not only the one deploy runs with: the chart
  * carries a values file per environment. `undefined` is the manifest without overlay.
  */
-export function configFor(target: Target, project: Project, env: string | undefined): HelmConfig {
+export function configFor(target: Target<HelmConfig>, project: Project, env: string | undefined): HelmConfig {
   const decl = project.decl
   const base = (decl.targets ?? {}) as Record<string, Record<string, unknown>>
   const overlay = env ? decl.environments?.[env] : undefined
   if (env && !overlay) throw new MlxError('USAGE', `environment '${env}' is not declared in ${project.manifestFile}.`, { hint: 'add it under environments: in mlx.yaml.' })
   const targets = overlay?.targets ? (deepMerge(base, overlay.targets) as Record<string, Record<string, unknown>>) : base
-  return targetConfig(target, { ...project, targets }) as unknown as HelmConfig
+  // targetConfig validates against this schema and fills its defaults: what ConfigOf describes.
+  return targetConfig(target, { ...project, targets })
 }
 
 /** The container environment of one environment: env: plus the overlay's env:. */

@@ -20,6 +20,18 @@ export function findHelm(binary: string): string | undefined {
   return undefined
 }
 
+/** How deploy runs: helm when asked for, or found in auto mode; else server-side apply by mlx. */
+export function resolveMode(cfg: { mode: 'auto' | 'helm' | 'apply'; helmBinary: string }): { mode: 'helm' | 'apply'; helm?: string } {
+  const helm = findHelm(cfg.helmBinary)
+  if (cfg.mode === 'helm' && !helm) {
+    throw new MlxError('USAGE', `targets.helm.mode is 'helm' but no helm executable was found (looked for '${cfg.helmBinary}'${cfg.helmBinary.includes('/') ? '' : ' on PATH'}).`, {
+      hint: 'install helm 3.13+/4 (https://helm.sh/docs/intro/install/), set targets.helm.helmBinary, or use mode: apply to apply the rendered manifests without helm.',
+    })
+  }
+  if (cfg.mode === 'apply' || !helm) return { mode: 'apply' }
+  return { mode: 'helm', helm }
+}
+
 export interface UpgradeArgs {
   release: string
   chart: string

@@ -1,6 +1,8 @@
 import { openAsBlob } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
-import { MlxError, retryAfterMs, sleep, type Logger } from '@mlx/core'
+import type { ApiError, HttpClient, TargetContext } from '@mlx/core'
+import { requireProject, type Settings, type UbiopsConfig } from './config.js'
 import type { Field } from './spec.js'
 
 export interface UbiopsDeployment {
@@ -33,146 +35,78 @@ export interface UbiopsRequestResult {
   error_message?: string | null
 }
 
-/** A non-2xx answer, with UbiOps' own message when the body has one. */
-export class UbiopsApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly method: string,
-    readonly path: string,
-    readonly detail: string,
-  ) {
-    super(`${method} ${path} → ${status}${detail ? `: ${detail}` : ''}`)
-  }
-}
-
-export interface ClientOptions {
-  readonly baseUrl: string
-  readonly token: string
-  readonly project: string
-  readonly log: Logger
-  readonly signal?: AbortSignal
-  readonly retries: number
-  readonly retryBaseMs: number
-}
-
-/** Retry-After in seconds or as an HTTP date; bounded so a bad header cannot stall a deploy. */
-export function retryDelay(header: string | null, attempt: number, baseMs: number): number {
-  return Math.min(retryAfterMs(header) ?? baseMs * 2 ** attempt, 60_000)
-}
-
-function errorDetail(text: string): string {
-  try {
-    const b = JSON.parse(text) as Record<string, unknown>
-    const d = b.error ?? b.error_message ?? b.detail ?? b.message
-    if (d !== undefined) return typeof d === 'string' ? d : JSON.stringify(d)
-  } catch {
-    // not JSON
-  }
-  return text.trim().slice(0, 300)
-}
+/** The slowest uplink a zip upload is given time for: a 2 GB package must not be cut off at the per-call timeout. */
+const UPLOAD_BYTES_PER_MS = 1000
 
 /**
- * The UbiOps REST API v2.1 over fetch (UbiOps publishes no npm client). The token goes in the
- * Authorization header only: never in a message, a log line or an error.
+ * The UbiOps REST API v2.1 (UbiOps publishes no npm client) on the context's HTTP client. GET,
+ * DELETE and the PATCH of a deployment are retried on 5xx, timeouts and dropped connections;
+ * POSTs only on 429, since a POST that failed otherwise may have created something.
  */
 export class UbiopsClient {
-  readonly retried = { count: 0 }
-  constructor(private readonly opts: ClientOptions) {}
+  readonly projectPath: string
 
-  private url(p: string, query?: Record<string, string>) {
-    const qs = query ? `?${new URLSearchParams(query).toString()}` : ''
-    return `${this.opts.baseUrl}${p}${qs}`
+  constructor(
+    private readonly api: HttpClient,
+    /** For the signed storage URLs, which must never get the API token. */
+    private readonly storage: HttpClient,
+    project: string,
+    private readonly callTimeoutMs: number,
+  ) {
+    this.projectPath = `/projects/${encodeURIComponent(project)}`
   }
 
-  get projectPath() {
-    return `/projects/${encodeURIComponent(this.opts.project)}`
+  get retried(): number {
+    return this.api.retried + this.storage.retried
   }
 
   deploymentPath(d: string) {
     return `${this.projectPath}/deployments/${encodeURIComponent(d)}`
   }
 
-  async call<T>(method: string, p: string, opts: { json?: unknown; form?: () => Promise<FormData>; query?: Record<string, string>; timeoutMs?: number } = {}): Promise<T> {
-    // POSTs are retried only when the server says it did nothing (429), never on a 5xx that may have created something.
-    const idempotent = method !== 'POST'
-    for (let attempt = 0; ; attempt++) {
-      let res: Response
-      try {
-        const body = opts.form ? await opts.form() : opts.json !== undefined ? JSON.stringify(opts.json) : undefined
-        const headers: Record<string, string> = { Authorization: this.opts.token.startsWith('Token ') ? this.opts.token : `Token ${this.opts.token}`, Accept: 'application/json' }
-        if (opts.json !== undefined) headers['Content-Type'] = 'application/json'
-        const signals = [this.opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((s): s is AbortSignal => !!s)
-        res = await fetch(this.url(p, opts.query), { method, headers, body, signal: signals.length ? AbortSignal.any(signals) : undefined })
-      } catch (err) {
-        if (this.opts.signal?.aborted) throw err
-        if (idempotent && attempt < this.opts.retries) {
-          const wait = retryDelay(null, attempt, this.opts.retryBaseMs)
-          this.opts.log.info(`UbiOps API unreachable (${(err as Error).message}); retrying in ${Math.round(wait / 100) / 10}s`)
-          this.retried.count++
-          await sleep(wait, this.opts.signal)
-          continue
-        }
-        throw new MlxError('DEPLOY_FAILED', `cannot reach the UbiOps API at ${this.opts.baseUrl} (${method} ${p}): ${(err as Error).message}`, {
-          hint: 'check the network, and targets.ubiops.apiUrl / UBIOPS_API_URL for a private installation.',
-          cause: err,
-        })
-      }
-      if (res.ok) {
-        if (res.status === 204) return undefined as T
-        const text = await res.text()
-        return (text ? JSON.parse(text) : undefined) as T
-      }
-      const text = await res.text().catch(() => '')
-      const retryable = res.status === 429 || (idempotent && (res.status === 502 || res.status === 503 || res.status === 504))
-      if (retryable && attempt < this.opts.retries) {
-        const wait = retryDelay(res.headers.get('retry-after'), attempt, this.opts.retryBaseMs)
-        this.opts.log.info(`UbiOps API answered ${res.status}${res.status === 429 ? ' (rate limit)' : ''} to ${method} ${p}; retrying in ${Math.round(wait / 100) / 10}s (${attempt + 1}/${this.opts.retries})`)
-        this.retried.count++
-        await sleep(wait, this.opts.signal)
-        continue
-      }
-      throw new UbiopsApiError(res.status, method, p, errorDetail(text))
-    }
+  private versionPath(d: string, v: string) {
+    return `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}`
   }
 
   /** undefined on 404. */
   async getDeployment(d: string): Promise<UbiopsDeployment | undefined> {
-    try {
-      return await this.call<UbiopsDeployment>('GET', this.deploymentPath(d))
-    } catch (err) {
-      if (err instanceof UbiopsApiError && err.status === 404) return undefined
-      throw err
-    }
+    const res = await this.api.request({ path: this.deploymentPath(d), accept: [404] })
+    return res.status === 404 ? undefined : res.json<UbiopsDeployment>()
   }
   createDeployment(body: Record<string, unknown>) {
-    return this.call<UbiopsDeployment>('POST', `${this.projectPath}/deployments`, { json: body })
+    return this.api.json<UbiopsDeployment>({ method: 'POST', path: `${this.projectPath}/deployments`, json: body })
   }
   updateDeployment(d: string, body: Record<string, unknown>) {
-    return this.call<UbiopsDeployment>('PATCH', this.deploymentPath(d), { json: body })
+    // It sets fields to values: sending it twice changes nothing, so it retries like a PUT.
+    return this.api.json<UbiopsDeployment>({ method: 'PATCH', path: this.deploymentPath(d), json: body, retry: 'always' })
   }
   listVersions(d: string) {
-    return this.call<UbiopsVersion[]>('GET', `${this.deploymentPath(d)}/versions`)
+    return this.api.json<UbiopsVersion[]>({ path: `${this.deploymentPath(d)}/versions` })
   }
   getVersion(d: string, v: string) {
-    return this.call<UbiopsVersion>('GET', `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}`)
+    return this.api.json<UbiopsVersion>({ path: this.versionPath(d, v) })
   }
   createVersion(d: string, body: Record<string, unknown>) {
-    return this.call<UbiopsVersion>('POST', `${this.deploymentPath(d)}/versions`, { json: body })
+    return this.api.json<UbiopsVersion>({ method: 'POST', path: `${this.deploymentPath(d)}/versions`, json: body })
   }
-  deleteVersion(d: string, v: string) {
-    return this.call<void>('DELETE', `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}`)
+  async deleteVersion(d: string, v: string): Promise<void> {
+    await this.api.request({ method: 'DELETE', path: this.versionPath(d, v) })
   }
-  uploadRevision(d: string, v: string, zip: string) {
-    return this.call<{ success: boolean; revision: string; build?: string }>('POST', `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}/revisions`, {
-      form: async () => {
+  async uploadRevision(d: string, v: string, zip: string) {
+    const { size } = await stat(zip)
+    return this.api.json<{ success: boolean; revision: string; build?: string }>({
+      method: 'POST',
+      path: `${this.versionPath(d, v)}/revisions`,
+      body: async () => {
         const fd = new FormData()
         fd.set('file', await openAsBlob(zip, { type: 'application/zip' }), path.basename(zip))
         return fd
       },
+      timeoutMs: Math.max(this.callTimeoutMs, Math.ceil(size / UPLOAD_BYTES_PER_MS)),
     })
   }
   getRevision(d: string, v: string, id: string) {
-    return this.call<UbiopsRevision>('GET', `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}/revisions/${encodeURIComponent(id)}`)
+    return this.api.json<UbiopsRevision>({ path: `${this.versionPath(d, v)}/revisions/${encodeURIComponent(id)}` })
   }
   /**
    * A file for a request's file field: UbiOps answers with a signed URL the bytes are PUT to
@@ -180,18 +114,47 @@ export class UbiopsClient {
    */
   async uploadFile(bucket: string, file: string, bytes: Buffer): Promise<string> {
     const p = `${this.projectPath}/buckets/${encodeURIComponent(bucket)}/files/${file.split('/').map(encodeURIComponent).join('/')}`
-    const { url, provider } = await this.call<{ url: string; provider?: string }>('POST', p, { json: {} })
+    const { url, provider } = await this.api.json<{ url: string; provider?: string }>({ method: 'POST', path: p, json: {} })
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' }
     if (provider === 'azure') headers['x-ms-blob-type'] = 'BlockBlob'
-    const res = await fetch(url, { method: 'PUT', headers, body: bytes, signal: this.opts.signal })
-    if (!res.ok) throw new UbiopsApiError(res.status, 'PUT', `(signed upload URL for ${bucket}/${file})`, errorDetail(await res.text().catch(() => '')))
+    await this.storage.request({ method: 'PUT', path: url, headers, body: bytes, what: `PUT (signed upload URL for ${bucket}/${file})` })
     return `ubiops-file://${bucket}/${file}`
   }
   versionRequest(d: string, v: string, data: unknown, timeoutSeconds: number) {
-    return this.call<UbiopsRequestResult>('POST', `${this.deploymentPath(d)}/versions/${encodeURIComponent(v)}/requests`, {
+    return this.api.json<UbiopsRequestResult>({
+      method: 'POST',
+      path: `${this.versionPath(d, v)}/requests`,
       json: data,
-      query: { timeout: String(timeoutSeconds) },
+      query: { timeout: timeoutSeconds },
+      // UbiOps answers after at most `timeout` seconds; the margin is for the way there and back.
       timeoutMs: (timeoutSeconds + 30) * 1000,
     })
   }
+}
+
+function hintFor(s: Settings) {
+  const hints: Record<number, string> = {
+    401: 'UBIOPS_API_TOKEN was refused: check that it is a current token (the value starts with "Token ").',
+    403: `the token has no permission on project ${s.project}: give its service user the project-editor role.`,
+    404: `check targets.ubiops.project (${s.project}) and the API URL (${s.apiUrl}).`,
+    413: 'the zip is too large for UbiOps (2 GB at most): leave files out with .mlxignore.',
+    429: 'UbiOps kept rate-limiting after the retries: wait a minute and deploy again (targets.ubiops.retries raises the retries).',
+  }
+  return (err: ApiError) => hints[err.status] ?? 'see the message above; earlier versions were not changed unless the log says so.'
+}
+
+/** Project and token first, so a deploy without them fails before any work. */
+export function clientFor(ctx: TargetContext<UbiopsConfig>, s: Settings): UbiopsClient {
+  const project = requireProject(s)
+  const token = ctx.credentials.require('UBIOPS_API_TOKEN', 'create a service user token in UbiOps (Project Admin → Permissions → API tokens, role project-editor) and export UBIOPS_API_TOKEN="Token …".')
+  const api = ctx.http({
+    platform: 'UbiOps',
+    baseUrl: s.apiUrl,
+    // UbiOps shows the token with its "Token " prefix; users paste it either way.
+    headers: { Authorization: token.startsWith('Token ') ? token : `Token ${token}` },
+    hint: hintFor(s),
+  })
+  // A refused signed URL is not a problem of UBIOPS_API_TOKEN.
+  const storage = ctx.http({ platform: 'UbiOps storage', credentialStatuses: [], hint: () => 'the signed URL UbiOps handed out for the test file was refused; deploy again for a fresh one.' })
+  return new UbiopsClient(api, storage, project, ctx.config.requestTimeoutSeconds * 1000)
 }

@@ -1,38 +1,6 @@
-import { MlxError, type Project, type TargetContext } from '@mlx/core'
+import { MlxError, retrySettings, type ConfigOf, type Project, type TargetContext } from '@mlx/core'
 
 export const DEFAULT_API_URL = 'https://api.ubiops.com/v2.1'
-
-export interface UbiopsConfig {
-  apiUrl?: string
-  project?: string
-  deployment?: string
-  endpoint?: string
-  version?: string
-  description?: string
-  labels: Record<string, string>
-  environment: string
-  instanceTypeGroup: string
-  minimumInstances: number
-  maximumInstances: number
-  maximumIdleTime: number
-  instanceProcesses: number
-  requestRetentionMode: 'none' | 'metadata' | 'full'
-  maxVersions: number
-  promote: boolean
-  jsonFields: string[]
-  outputField: string
-  node: number
-  platform: string
-  readyTimeoutSeconds: number
-  buildTimeoutSeconds: number
-  requestTimeoutSeconds: number
-  pollIntervalMs: number
-  retries: number
-  retryBaseMs: number
-  localCheck: 'run' | 'structure'
-  testRequest: boolean
-  bucket: string
-}
 
 const NAME = '^[a-z0-9][a-z0-9-]{0,62}$'
 
@@ -40,6 +8,7 @@ export const configSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...retrySettings,
     apiUrl: { type: 'string', description: `UbiOps API base URL (env UBIOPS_API_URL wins). Default ${DEFAULT_API_URL}; set it for a private UbiOps installation.` },
     project: { type: 'string', description: 'UbiOps project name (env UBIOPS_PROJECT wins). Needed by deploy, not by package.' },
     deployment: { type: 'string', pattern: NAME, description: 'Deployment name. Default: the project name, lower-cased, other characters turned into "-".' },
@@ -62,15 +31,17 @@ export const configSchema = {
     platform: { type: 'string', default: 'linux/amd64', description: 'OS/ARCH the bundle is built for (UbiOps runs x86-64 Linux).' },
     readyTimeoutSeconds: { type: 'integer', minimum: 1, default: 300, description: 'How long deployment.py waits for the Node server to load the models.' },
     buildTimeoutSeconds: { type: 'integer', minimum: 1, default: 1800, description: 'How long deploy waits for the UbiOps build.' },
-    requestTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 3600, default: 300, description: 'Timeout of the test request (cold start included).' },
+    // Wins over retrySettings' entry of the same name: users set it for the test request and deployment.py before that one existed.
+    requestTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 3600, default: 300, description: 'Timeout of the test request (cold start included) and of deployment.py forwarding a request; also how long any one API call may take.' },
     pollIntervalMs: { type: 'integer', minimum: 1, default: 5000, description: 'Interval between build status polls.' },
-    retries: { type: 'integer', minimum: 0, maximum: 10, default: 5, description: 'Retries of an API call on 429 and 5xx.' },
-    retryBaseMs: { type: 'integer', minimum: 1, default: 1000, description: 'First backoff (doubling, at most 60 s) when the API gives no Retry-After.' },
     localCheck: { enum: ['run', 'structure'], default: 'run', description: '"run": before anything is uploaded, python3 unpacks the zip, imports deployment.py and answers the reference example. "structure": only the zip layout and specs.' },
     testRequest: { type: 'boolean', default: true, description: "Send the endpoint's reference example to the new version after the build (before it becomes the default)." },
     bucket: { type: 'string', default: 'default', description: "Bucket the test request's file fields are uploaded to (ubiops-file://<bucket>/mlx/...)." },
   },
 } as const
+
+/** targets.ubiops after defaults. */
+export type UbiopsConfig = ConfigOf<typeof configSchema>
 
 export const deploymentNameFor = (project: Project) =>
   project.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'mlx'
@@ -98,12 +69,21 @@ export interface Settings {
 }
 
 /** Environment wins over mlx.yaml, which wins over the defaults. */
-export function settings(ctx: Pick<TargetContext, 'config' | 'credentials' | 'project'>): Settings {
-  const cfg = ctx.config as unknown as UbiopsConfig
+export function settings(ctx: Pick<TargetContext<UbiopsConfig>, 'config' | 'credentials' | 'project'>): Settings {
+  const cfg = ctx.config
   return {
     cfg,
-    apiUrl: (ctx.credentials.get('UBIOPS_API_URL') ?? cfg.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, ''),
-    project: ctx.credentials.get('UBIOPS_PROJECT') ?? cfg.project,
+    apiUrl: (ctx.credentials.setting('UBIOPS_API_URL') ?? cfg.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, ''),
+    project: ctx.credentials.setting('UBIOPS_PROJECT') ?? cfg.project,
     deployment: cfg.deployment ?? deploymentNameFor(ctx.project),
   }
+}
+
+export function requireProject(s: Settings): string {
+  if (!s.project) {
+    throw new MlxError('TARGET_CONFIG_INVALID', 'no UbiOps project: set targets.ubiops.project in mlx.yaml or UBIOPS_PROJECT in the environment.', {
+      hint: 'the project must exist already (UbiOps web app → Projects); mlx creates the deployment and its versions inside it.',
+    })
+  }
+  return s.project
 }

@@ -1,26 +1,12 @@
-import { MlxError, sleep, type Artifact, type Deployment, type PlanStep, type TargetContext } from '@mlx/core'
-import { UbiopsApiError, UbiopsClient, type UbiopsDeployment, type UbiopsVersion } from './api.js'
-import { chosenEndpoint, settings, type Settings } from './config.js'
+import { done, MlxError, pending, type Artifact, type Deployment, type PlanStep, type TargetContext } from '@mlx/core'
+import { clientFor, type UbiopsDeployment, type UbiopsVersion } from './api.js'
+import { chosenEndpoint, settings, type Settings, type UbiopsConfig } from './config.js'
+import type { UbiopsDetails } from './package.js'
 import { endpointPlan, exampleRequest, type EndpointPlan, type Field } from './spec.js'
 import { checkStructure, exampleInput, findPython, runLocally, type ExampleInput } from './validate.js'
 
 const SUCCESS = new Set(['success', 'available', 'completed'])
 const FAILURE = new Set(['failed', 'cancelled'])
-
-export function requireProject(s: Settings): string {
-  if (!s.project) {
-    throw new MlxError('TARGET_CONFIG_INVALID', 'no UbiOps project: set targets.ubiops.project in mlx.yaml or UBIOPS_PROJECT in the environment.', {
-      hint: 'the project must exist already (UbiOps web app → Projects); mlx creates the deployment and its versions inside it.',
-    })
-  }
-  return s.project
-}
-
-export function clientFor(ctx: TargetContext, s: Settings): UbiopsClient {
-  const project = requireProject(s)
-  const token = ctx.credentials.require('UBIOPS_API_TOKEN', 'create a service user token in UbiOps (Project Admin → Permissions → API tokens, role project-editor) and export UBIOPS_API_TOKEN="Token …".')
-  return new UbiopsClient({ baseUrl: s.apiUrl, token, project, log: ctx.log, signal: ctx.signal, retries: s.cfg.retries, retryBaseMs: s.cfg.retryBaseMs })
-}
 
 /** v1, v2, ...: one more than the highest v{i} there is (or was: UbiOps names need not be reused). */
 export function nextVersion(versions: readonly UbiopsVersion[]): string {
@@ -42,7 +28,7 @@ const sameFields = (a: readonly Field[] | undefined, b: readonly Field[]) =>
 
 const describeFields = (fs: readonly Field[] | undefined) => (fs ?? []).map((f) => `${f.name}:${f.data_type}`).join(', ') || 'none'
 
-function endpointFor(ctx: TargetContext, s: Settings): { plan: EndpointPlan; example?: Record<string, unknown> } {
+function endpointFor(ctx: TargetContext<UbiopsConfig>, s: Settings): { plan: EndpointPlan; example?: Record<string, unknown> } {
   const ep = chosenEndpoint(ctx.project, s.cfg)
   const plan = endpointPlan(ep, ctx.project, { jsonFields: s.cfg.jsonFields, outputField: s.cfg.outputField })
   return { plan, example: exampleRequest(ep, plan) }
@@ -65,7 +51,7 @@ function versionBody(s: Settings, name: string): Record<string, unknown> {
 }
 
 /** What deploy would do. Read-only GETs make it exact when a token is set; otherwise it says what it would look up. */
-export async function planDeploy(artifact: Artifact, ctx: TargetContext): Promise<PlanStep[]> {
+export async function planDeploy(artifact: Artifact<UbiopsDetails>, ctx: TargetContext<UbiopsConfig>): Promise<PlanStep[]> {
   const s = settings(ctx)
   const { plan } = endpointFor(ctx, s)
   const project = s.project ?? '<UBIOPS_PROJECT>'
@@ -111,7 +97,7 @@ export async function planDeploy(artifact: Artifact, ctx: TargetContext): Promis
 }
 
 /** What was checked before the first API call, for the deployment record. */
-async function localCheck(artifact: Artifact, ctx: TargetContext, s: Settings, plan: EndpointPlan, example: ExampleInput | undefined, version: string): Promise<{ check: string; result?: unknown }> {
+async function localCheck(artifact: Artifact<UbiopsDetails>, ctx: TargetContext<UbiopsConfig>, s: Settings, plan: EndpointPlan, example: ExampleInput | undefined, version: string): Promise<{ check: string; result?: unknown }> {
   await ctx.log.step('Checking the zip (layout, specs)', () => checkStructure(artifact.paths.zip!, plan.endpoint, { input: plan.input_fields, output: plan.output_fields }))
   if (s.cfg.localCheck !== 'run') return { check: 'structure' }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
@@ -133,7 +119,7 @@ async function localCheck(artifact: Artifact, ctx: TargetContext, s: Settings, p
 const magicExt = (b: Buffer) =>
   b[0] === 0xff && b[1] === 0xd8 ? 'jpg' : b.subarray(0, 4).toString('hex') === '89504e47' ? 'png' : b.subarray(8, 12).toString() === 'WEBP' ? 'webp' : 'bin'
 
-export async function deployZip(artifact: Artifact, ctx: TargetContext): Promise<Deployment> {
+export async function deployZip(artifact: Artifact<UbiopsDetails>, ctx: TargetContext<UbiopsConfig>): Promise<Deployment> {
   const s = settings(ctx)
   const cfg = s.cfg
   const client = clientFor(ctx, s) // credentials and project first: fail before any work
@@ -144,146 +130,131 @@ export async function deployZip(artifact: Artifact, ctx: TargetContext): Promise
   // 1. Nothing on UbiOps is touched before the zip is known to work.
   const checked = await localCheck(artifact, ctx, s, plan, exIn, cfg.version ?? 'next')
 
-  try {
-    // 2. The deployment owns the fields; an existing one must agree with this endpoint.
-    let dep = await client.getDeployment(d)
-    if (!dep) {
-      dep = await ctx.log.step(`Creating deployment ${d}`, () =>
-        client.createDeployment({
-          name: d,
-          description: (ctx.project.description ?? `${ctx.project.name} (mlx)`).trim().slice(0, 400),
-          input_type: 'structured',
-          output_type: 'structured',
-          input_fields: plan.input_fields,
-          output_fields: plan.output_fields,
-          labels: cfg.labels,
-        }),
-      )
-    } else if (!sameFields(dep.input_fields, plan.input_fields) || !sameFields(dep.output_fields, plan.output_fields)) {
-      throw new MlxError('DEPLOY_FAILED', `UbiOps deployment ${d} has input [${describeFields(dep.input_fields)}] and output [${describeFields(dep.output_fields)}], but endpoint ${plan.endpoint} needs input [${describeFields(plan.input_fields)}] and output [${describeFields(plan.output_fields)}]. Versions share their deployment's fields, so this zip cannot become a version of it.`, {
-        hint: `deploy to a new deployment (targets.ubiops.deployment: ${d}-2), or change the fields of ${d} in UbiOps first. Nothing was changed.`,
-      })
-    }
-    const previousDefault = dep.default_version ?? undefined
+  // 2. The deployment owns the fields; an existing one must agree with this endpoint.
+  let dep = await client.getDeployment(d)
+  if (!dep) {
+    dep = await ctx.log.step(`Creating deployment ${d}`, () =>
+      client.createDeployment({
+        name: d,
+        description: (ctx.project.description ?? `${ctx.project.name} (mlx)`).trim().slice(0, 400),
+        input_type: 'structured',
+        output_type: 'structured',
+        input_fields: plan.input_fields,
+        output_fields: plan.output_fields,
+        labels: cfg.labels,
+      }),
+    )
+  } else if (!sameFields(dep.input_fields, plan.input_fields) || !sameFields(dep.output_fields, plan.output_fields)) {
+    throw new MlxError('DEPLOY_FAILED', `UbiOps deployment ${d} has input [${describeFields(dep.input_fields)}] and output [${describeFields(dep.output_fields)}], but endpoint ${plan.endpoint} needs input [${describeFields(plan.input_fields)}] and output [${describeFields(plan.output_fields)}]. Versions share their deployment's fields, so this zip cannot become a version of it.`, {
+      hint: `deploy to a new deployment (targets.ubiops.deployment: ${d}-2), or change the fields of ${d} in UbiOps first. Nothing was changed.`,
+    })
+  }
+  const previousDefault = dep.default_version ?? undefined
+  const untouched = `The default version${previousDefault ? `, ${previousDefault},` : ''} was not changed`
 
-    // 3. The version: the given one gets a new revision; otherwise the next v{i}, making room if 5 exist.
-    let versions = await client.listVersions(d)
-    const name = cfg.version ?? nextVersion(versions)
-    const deleted: string[] = []
-    if (!versions.some((v) => v.version === name)) {
-      while (versions.length >= cfg.maxVersions) {
-        const old = oldestRemovable(versions, previousDefault)
-        if (!old) {
-          throw new MlxError('DEPLOY_FAILED', `deployment ${d} already has ${versions.length} versions and none can be deleted (only the default is left).`, { hint: 'raise targets.ubiops.maxVersions (UbiOps allows 5), or delete a version in UbiOps.' })
-        }
-        await ctx.log.step(`Deleting version ${old.version} of ${d} (${versions.length} of ${cfg.maxVersions} exist; it is the oldest that is not the default)`, () => client.deleteVersion(d, old.version))
-        deleted.push(old.version)
-        versions = versions.filter((v) => v !== old)
+  // 3. The version: the given one gets a new revision; otherwise the next v{i}, making room if 5 exist.
+  let versions = await client.listVersions(d)
+  const name = cfg.version ?? nextVersion(versions)
+  const deleted: string[] = []
+  if (!versions.some((v) => v.version === name)) {
+    while (versions.length >= cfg.maxVersions) {
+      const old = oldestRemovable(versions, previousDefault)
+      if (!old) {
+        throw new MlxError('DEPLOY_FAILED', `deployment ${d} already has ${versions.length} versions and none can be deleted (only the default is left).`, { hint: 'raise targets.ubiops.maxVersions (UbiOps allows 5), or delete a version in UbiOps.' })
       }
-      await ctx.log.step(`Creating version ${d}/${name}`, () => client.createVersion(d, versionBody(s, name)))
-    } else {
-      ctx.log.info(`Version ${d}/${name} exists: uploading a new revision of it`)
+      await ctx.log.step(`Deleting version ${old.version} of ${d} (${versions.length} of ${cfg.maxVersions} exist; it is the oldest that is not the default)`, () => client.deleteVersion(d, old.version))
+      deleted.push(old.version)
+      versions = versions.filter((v) => v !== old)
     }
+    await ctx.log.step(`Creating version ${d}/${name}`, () => client.createVersion(d, versionBody(s, name)))
+  } else {
+    ctx.log.info(`Version ${d}/${name} exists: uploading a new revision of it`)
+  }
 
-    // 4. Upload and build.
-    const upload = await ctx.log.step(`Uploading ${artifact.paths.zip} (${((artifact.details?.bytes as number | undefined ?? 0) / 1024 ** 2).toFixed(1)} MB)`, () => client.uploadRevision(d, name, artifact.paths.zip!))
-    const revision = upload.revision
-    const rev = await ctx.log.step(`Building ${d}/${name} revision ${revision}`, async () => {
-      const until = Date.now() + cfg.buildTimeoutSeconds * 1000
-      let last = ''
-      for (;;) {
+  // 4. Upload and build.
+  const upload = await ctx.log.step(`Uploading ${artifact.paths.zip} (${((artifact.details?.bytes ?? 0) / 1024 ** 2).toFixed(1)} MB)`, () => client.uploadRevision(d, name, artifact.paths.zip!))
+  const revision = upload.revision
+  const waiting = { timeoutMs: cfg.buildTimeoutSeconds * 1000, intervalMs: cfg.pollIntervalMs, setting: 'targets.ubiops.buildTimeoutSeconds' }
+  const rev = await ctx.log.step(`Building ${d}/${name} revision ${revision}`, () =>
+    ctx.waitUntil(
+      `build ${d}/${name}`,
+      async () => {
         const r = await client.getRevision(d, name, revision)
-        if (r.status !== last) ctx.log.info(`build ${d}/${name}: ${r.status}`)
-        last = r.status
-        if (SUCCESS.has(r.status) || FAILURE.has(r.status)) return r
-        if (Date.now() > until) throw new MlxError('DEPLOY_FAILED', `the build of ${d}/${name} did not finish within ${cfg.buildTimeoutSeconds}s (last status: ${r.status}).`, { hint: `it may still finish: look at the version's logs in UbiOps; raise targets.ubiops.buildTimeoutSeconds. The default version${previousDefault ? ` (${previousDefault})` : ''} was not changed.` })
-        await sleep(cfg.pollIntervalMs, ctx.signal)
-      }
+        if (!SUCCESS.has(r.status) && !FAILURE.has(r.status)) return pending(r.status)
+        // waitUntil prints the states on the way; the one it ended in belongs in the log too.
+        ctx.log.info(`  build ${d}/${name}: ${r.status}`)
+        return done(r)
+      },
+      { ...waiting, hint: `it may still finish: look at the version's logs in UbiOps; raise targets.ubiops.buildTimeoutSeconds. ${untouched}.` },
+    ),
+  )
+  if (FAILURE.has(rev.status)) {
+    throw new MlxError('DEPLOY_FAILED', `the UbiOps build of ${d}/${name} ${rev.status}: ${rev.error_message ?? '(no error message)'}`, {
+      hint: `the build logs are in UbiOps (Deployments → ${d} → ${name} → Logs). ${untouched} and still serves requests.`,
     })
-    if (FAILURE.has(rev.status)) {
-      throw new MlxError('DEPLOY_FAILED', `the UbiOps build of ${d}/${name} ${rev.status}: ${rev.error_message ?? '(no error message)'}`, {
-        hint: `the build logs are in UbiOps (Deployments → ${d} → ${name} → Logs). The default version${previousDefault ? `, ${previousDefault},` : ''} was not changed and still serves requests.`,
+  }
+  // The version is available once its instance can start; a fresh build usually is at once.
+  await ctx.log.step(`Waiting for ${d}/${name} to be available`, () =>
+    ctx.waitUntil(
+      `version ${d}/${name}`,
+      async () => {
+        const v = await client.getVersion(d, name)
+        if (!v.status || SUCCESS.has(v.status)) return done(undefined)
+        if (FAILURE.has(v.status)) throw new MlxError('DEPLOY_FAILED', `version ${d}/${name} is ${v.status} after its build.`, { hint: `see the version's logs in UbiOps. ${untouched}.` })
+        return pending(v.status)
+      },
+      { ...waiting, hint: `see the version's logs in UbiOps; raise targets.ubiops.buildTimeoutSeconds. ${untouched}.` },
+    ),
+  )
+
+  // 5. The example through UbiOps itself, on this version, before it serves anyone.
+  let result: unknown
+  if (cfg.testRequest && exIn) {
+    const data: Record<string, unknown> = { ...exIn.data }
+    for (const [field, value] of Object.entries(exIn.files)) {
+      const put = async (b64: string, i: number) => {
+        const bytes = Buffer.from(b64.replace(/^data:[^,]*,/, ''), 'base64')
+        return client.uploadFile(cfg.bucket, `mlx/${d}/${name}/${field}${Array.isArray(value) ? `-${i}` : ''}.${magicExt(bytes)}`, bytes)
+      }
+      data[field] = Array.isArray(value) ? await Promise.all(value.map(put)) : await put(value, 0)
+    }
+    const answer = await ctx.log.step(`Test request to ${d}/${name} with the ${plan.endpoint} example`, () => client.versionRequest(d, name, data, cfg.requestTimeoutSeconds))
+    if (answer.status !== 'completed') {
+      throw new MlxError('DEPLOY_FAILED', `the test request to ${d}/${name} ${answer.status}: ${answer.error_message ?? '(no error message)'}`, {
+        hint: `the version is built but did not answer the example; it was not made the default${previousDefault ? ` (${previousDefault} still is)` : ''}. See its logs in UbiOps.`,
       })
     }
-    // The version is available once its instance can start; a fresh build usually is at once.
-    await ctx.log.step(`Waiting for ${d}/${name} to be available`, async () => {
-      const until = Date.now() + cfg.buildTimeoutSeconds * 1000
-      for (;;) {
-        const v = await client.getVersion(d, name)
-        if (!v.status || SUCCESS.has(v.status)) return
-        if (FAILURE.has(v.status)) throw new MlxError('DEPLOY_FAILED', `version ${d}/${name} is ${v.status} after its build.`, { hint: `see the version's logs in UbiOps; the default version${previousDefault ? ` (${previousDefault})` : ''} was not changed.` })
-        if (Date.now() > until) throw new MlxError('DEPLOY_FAILED', `version ${d}/${name} is still ${v.status} after ${cfg.buildTimeoutSeconds}s.`, { hint: 'raise targets.ubiops.buildTimeoutSeconds.' })
-        await sleep(cfg.pollIntervalMs, ctx.signal)
-      }
-    })
-
-    // 5. The example through UbiOps itself, on this version, before it serves anyone.
-    let result: unknown
-    if (cfg.testRequest && exIn) {
-      const data: Record<string, unknown> = { ...exIn.data }
-      for (const [field, value] of Object.entries(exIn.files)) {
-        const put = async (b64: string, i: number) => {
-          const bytes = Buffer.from(b64.replace(/^data:[^,]*,/, ''), 'base64')
-          return client.uploadFile(cfg.bucket, `mlx/${d}/${name}/${field}${Array.isArray(value) ? `-${i}` : ''}.${magicExt(bytes)}`, bytes)
-        }
-        data[field] = Array.isArray(value) ? await Promise.all(value.map(put)) : await put(value, 0)
-      }
-      const answer = await ctx.log.step(`Test request to ${d}/${name} with the ${plan.endpoint} example`, () => client.versionRequest(d, name, data, cfg.requestTimeoutSeconds))
-      if (answer.status !== 'completed') {
-        throw new MlxError('DEPLOY_FAILED', `the test request to ${d}/${name} ${answer.status}: ${answer.error_message ?? '(no error message)'}`, {
-          hint: `the version is built but did not answer the example; it was not made the default${previousDefault ? ` (${previousDefault} still is)` : ''}. See its logs in UbiOps.`,
-        })
-      }
-      result = answer.result
-      ctx.log.info(`UbiOps answered: ${JSON.stringify(result).slice(0, 1000)}`)
-    } else if (cfg.testRequest) {
-      ctx.log.warn(`endpoint ${plan.endpoint} has no reference example, so no test request was made.`)
-    }
-
-    // 6. Only now does it take traffic.
-    let isDefault = previousDefault === name || previousDefault === undefined
-    if (cfg.promote && !isDefault) {
-      await ctx.log.step(`Making ${name} the default version of ${d}`, () => client.updateDeployment(d, { default_version: name }))
-      isDefault = true
-    }
-    const requestUrl = `${s.apiUrl}/projects/${s.project}/deployments/${d}/${isDefault ? '' : `versions/${name}/`}requests`
-    ctx.log.info(`requests: curl -X POST '${requestUrl}' -H "Authorization: $UBIOPS_API_TOKEN" -H 'Content-Type: application/json' -d '${JSON.stringify(Object.fromEntries(plan.input_fields.map((f) => [f.name, f.data_type === 'file' ? 'ubiops-file://default/<file>' : `<${f.data_type}>`])))}'`)
-    return {
-      target: 'ubiops',
-      env: ctx.env,
-      version: name,
-      revision,
-      digest: artifact.digest,
-      time: new Date().toISOString(),
-      status: 'ready',
-      details: {
-        project: s.project,
-        deployment: d,
-        endpoint: plan.endpoint,
-        requestUrl,
-        default: isDefault,
-        previousDefault,
-        deleted,
-        retried: client.retried.count,
-        appVersion: artifact.version,
-        localCheck: checked.check,
-        ...(checked.result !== undefined ? { localResult: checked.result } : {}),
-        ...(result !== undefined ? { testResult: result } : {}),
-      },
-    }
-  } catch (err) {
-    if (err instanceof UbiopsApiError) throw apiFailure(err, s)
-    throw err
+    result = answer.result
+    ctx.log.info(`UbiOps answered: ${JSON.stringify(result).slice(0, 1000)}`)
+  } else if (cfg.testRequest) {
+    ctx.log.warn(`endpoint ${plan.endpoint} has no reference example, so no test request was made.`)
   }
-}
 
-export function apiFailure(err: UbiopsApiError, s: Settings): MlxError {
-  const hints: Record<number, string> = {
-    401: 'UBIOPS_API_TOKEN was refused: check that it is a current token (the value starts with "Token ").',
-    403: `the token has no permission on project ${s.project}: give its service user the project-editor role.`,
-    404: `check targets.ubiops.project (${s.project}) and the API URL (${s.apiUrl}).`,
-    413: 'the zip is too large for UbiOps (2 GB at most): leave files out with .mlxignore.',
-    429: 'UbiOps kept rate-limiting after the retries: wait a minute and deploy again (targets.ubiops.retries raises the retries).',
+  // 6. Only now does it take traffic.
+  let isDefault = previousDefault === name || previousDefault === undefined
+  if (cfg.promote && !isDefault) {
+    await ctx.log.step(`Making ${name} the default version of ${d}`, () => client.updateDeployment(d, { default_version: name }))
+    isDefault = true
   }
-  return new MlxError('DEPLOY_FAILED', `UbiOps API: ${err.message}`, { hint: hints[err.status] ?? 'see the message above; earlier versions were not changed unless the log says so.', cause: err })
+  const requestUrl = `${s.apiUrl}/projects/${s.project}/deployments/${d}/${isDefault ? '' : `versions/${name}/`}requests`
+  ctx.log.info(`requests: curl -X POST '${requestUrl}' -H "Authorization: $UBIOPS_API_TOKEN" -H 'Content-Type: application/json' -d '${JSON.stringify(Object.fromEntries(plan.input_fields.map((f) => [f.name, f.data_type === 'file' ? 'ubiops-file://default/<file>' : `<${f.data_type}>`])))}'`)
+  return ctx.record({
+    version: name,
+    revision,
+    digest: artifact.digest,
+    details: {
+      project: s.project,
+      deployment: d,
+      endpoint: plan.endpoint,
+      requestUrl,
+      default: isDefault,
+      previousDefault,
+      deleted,
+      retried: client.retried,
+      appVersion: artifact.version,
+      localCheck: checked.check,
+      ...(checked.result !== undefined ? { localResult: checked.result } : {}),
+      ...(result !== undefined ? { testResult: result } : {}),
+    },
+  })
 }

@@ -3,10 +3,10 @@ import { createReadStream } from 'node:fs'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError, type Artifact, type Bundle, type TargetContext } from '@mlx/core'
-import { chosenEndpoint, settings } from './config.js'
+import { chosenEndpoint, settings, type UbiopsConfig } from './config.js'
 import { DEPLOYMENT_PY } from './deployment-py.js'
 import { projectIgnore, type IgnoreFn } from './ignore.js'
-import { endpointPlan, exampleRequest, specFiles, type EndpointPlan } from './spec.js'
+import { endpointPlan, exampleRequest, specFiles, type EndpointPlan, type Field } from './spec.js'
 import { writeZip, type ZipEntry } from './zip.js'
 
 /** The one root folder UbiOps looks for in the zip. */
@@ -24,6 +24,20 @@ export interface PackagePlan {
   readonly endpoints: Record<string, EndpointPlan>
   readonly ready_timeout: number
   readonly request_timeout: number
+}
+
+/** What the artifact records about the zip. */
+export interface UbiopsDetails {
+  readonly deployment: string
+  readonly endpoint: string
+  readonly endpoints: readonly string[]
+  readonly input_fields: readonly Field[]
+  readonly output_fields: readonly Field[]
+  readonly bytes: number
+  readonly files: number
+  readonly ignored: number
+  readonly node: number
+  readonly hasExample: boolean
 }
 
 export const NODESOURCE_KEY = 'https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key'
@@ -82,7 +96,7 @@ export async function fileDigest(file: string): Promise<string> {
   return `sha256:${h.digest('hex')}`
 }
 
-export async function packageZip(bundle: Bundle, ctx: TargetContext): Promise<Artifact> {
+export async function packageZip(bundle: Bundle, ctx: TargetContext<UbiopsConfig>): Promise<Artifact<UbiopsDetails>> {
   const s = settings(ctx)
   const cfg = s.cfg
   const project = bundle.project

@@ -117,7 +117,7 @@ export async function findPython(): Promise<string | undefined> {
  * UbiOps is touched. Node is this process's node unless MLX_NODE says otherwise.
  */
 export async function runLocally(
-  artifact: Artifact,
+  artifact: Pick<Artifact, 'paths'>,
   example: ExampleInput | undefined,
   opts: { python: string; deployment: string; version: string; log: Logger; signal?: AbortSignal },
 ): Promise<{ result?: unknown }> {
