@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs'
 import { readFile, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { DeploymentLog, envCredentials, loadProject, silentLogger, targetConfig, type TargetContext } from '@mlx/core'
+import { createTargetContext, defaultServices, DeploymentLog, envCredentials, loadProject, silentLogger, sleep, systemClock, targetConfig, type Project } from '@mlx/core'
 import { RailwayClient, railwayTarget, operations } from '@mlx/target-railway'
-import { settings } from '../packages/targets/railway/src/config.js'
+import { settings, type RailwayConfig } from '../packages/targets/railway/src/config.js'
 import { locate } from '../packages/targets/railway/src/rollout.js'
 import { copyExample, freePort, mlx } from './support/cli.js'
 import { FakeRailway } from './support/railway/fake.js'
@@ -101,10 +101,11 @@ describe('railway target (GraphQL API stand-in, real registry, real served class
     expect(fake.rejected).toEqual([])
 
     const ops = fake.ops()
-    // Railway is asked first (a bad token fails before the push), then configured, then deployed once.
-    expect(ops.slice(0, 2)).toEqual(['Projects', 'ProjectCreate'])
+    // Railway is asked first (preflight: a bad token fails before the push, and nothing is created
+    // there), then the deploy finds and creates the project, configures it, and deploys once.
+    expect(ops.slice(0, 3)).toEqual(['Projects', 'Projects', 'ProjectCreate'])
     const after = ops.filter((o) => o !== 'Deployment')
-    expect(after.slice(2)).toEqual(['ServiceCreate', 'ServiceInstanceUpdate', 'ServiceInstanceUpdate', 'VariableCollectionUpsert', 'ServiceInstanceDeployV2', 'Domains', 'ServiceDomainCreate'])
+    expect(after.slice(3)).toEqual(['ServiceCreate', 'ServiceInstanceUpdate', 'ServiceInstanceUpdate', 'VariableCollectionUpsert', 'ServiceInstanceDeployV2', 'Domains', 'ServiceDomainCreate'])
     expect(fake.calls.every((c) => c.auth === 'account' && c.headers.authorization === `Bearer ${ACCOUNT}` && c.headers['project-access-token'] === undefined)).toBe(true)
 
     const call = (op: string) => fake.calls.filter((c) => c.op === op).at(-1)!.variables
@@ -187,18 +188,24 @@ describe('railway target (GraphQL API stand-in, real registry, real served class
 
 describe('railway GraphQL client and project lookup (against the stand-in)', () => {
   let fake: FakeRailway
+  let classifier: Project
   beforeAll(async () => {
     fake = new FakeRailway({ accountToken: ACCOUNT, projectToken: { token: PROJECT_TOKEN, projectName: 'shop', environmentName: 'staging' }, domain: 'shop.up.railway.app' })
     await fake.start()
+    classifier = await loadProject(path.resolve('examples/classifier'))
   })
   afterAll(() => fake.stop())
-  const client = (value: string, kind: 'project' | 'account' = 'account', extra: Partial<ConstructorParameters<typeof RailwayClient>[0]> = {}) =>
-    new RailwayClient({ url: fake.url, token: { kind, value, source: kind === 'project' ? 'RAILWAY_TOKEN' : 'RAILWAY_API_TOKEN' }, retryBaseMs: 5, ...extra })
+  /** The client as a deploy makes it: on the context's HTTP client, whose waits `waits` collects. */
+  const client = (value: string, kind: 'project' | 'account' = 'account', opts: { retries?: number; waits?: number[] } = {}) => {
+    const clock = { ...systemClock, sleep: (ms: number, signal?: AbortSignal) => (opts.waits?.push(ms), sleep(ms, signal)) }
+    const ctx = createTargetContext<RailwayConfig>({ project: classifier, target: railwayTarget, log: silentLogger, config: { retries: opts.retries ?? 4, retryBaseMs: 5 }, services: { ...defaultServices(), clock } })
+    return new RailwayClient(ctx, { url: fake.url, token: { kind, value, source: kind === 'project' ? 'RAILWAY_TOKEN' : 'RAILWAY_API_TOKEN' } })
+  }
 
   it('waits out 429s (Retry-After honoured) and gives up with a rate-limit hint after the retries', async () => {
     const waits: number[] = []
     fake.failNext('Projects', { status: 429, retryAfter: '0' }, 2)
-    const c = client(ACCOUNT, 'account', { onRetry: (r) => waits.push(r.waitMs) })
+    const c = client(ACCOUNT, 'account', { waits })
     expect(await operations.listProjects(c)).toEqual([expect.objectContaining({ name: 'shop' })])
     expect(waits).toEqual([0, 0])
     expect(c.retried).toBe(2)
@@ -238,18 +245,17 @@ describe('railway GraphQL client and project lookup (against the stand-in)', () 
     const dir = await copyExample('classifier', (y) => y.replace(/^targets:\n[\s\S]*$/m, `targets:\n  railway:\n    apiUrl: ${fake.url}\n    privateImage: true\n`))
     try {
       const project = await loadProject(dir)
-      const ctx: TargetContext = {
+      const ctx = createTargetContext<RailwayConfig>({
         project,
-        config: targetConfig(railwayTarget, project),
+        target: railwayTarget,
         outDir: path.join(dir, '.mlx/railway'),
         log: silentLogger,
-        signal: new AbortController().signal,
-        credentials: envCredentials({ RAILWAY_API_TOKEN: ACCOUNT, GITHUB_TOKEN: 'ghs_short_lived' }),
         flags: { registry: 'ghcr.io/acme' },
-        history: new DeploymentLog(dir),
-      }
+        services: { ...defaultServices(), credentials: envCredentials({ RAILWAY_API_TOKEN: ACCOUNT, GITHUB_TOKEN: 'ghs_short_lived' }) },
+      })
       const artifact = { target: 'railway', version: '1.0.0', digest: `sha256:${'0'.repeat(64)}`, paths: { layout: path.join(dir, 'nowhere') } }
-      const err = (await railwayTarget.deploy(artifact, ctx).catch((e: unknown) => e)) as { code: string; message: string; hint: string }
+      // Core runs preflight before it pushes anything.
+      const err = (await railwayTarget.preflight!(artifact, ctx).catch((e: unknown) => e)) as { code: string; message: string; hint: string }
       expect(err.code).toBe('CREDENTIALS_MISSING')
       expect(err.message).toContain('GITHUB_TOKEN, which expires')
       expect(err.hint).toContain('GHCR_TOKEN')

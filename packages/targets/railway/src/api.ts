@@ -1,9 +1,9 @@
 /**
- * A small client for Railway's public GraphQL API (`POST {query, variables, operationName}`).
- * Plain fetch: the handful of operations mlx needs do not justify a GraphQL library. Every failure
- * is an MlxError naming the operation, and nothing here ever prints the token.
+ * A small client for Railway's public GraphQL API (`POST {query, variables, operationName}`), on
+ * the context's HTTP client: the handful of operations mlx needs do not justify a GraphQL library.
+ * Every failure is an ApiError naming the operation, and the token is a registered secret.
  */
-import { MlxError, retryAfterMs, sleep } from '@mlx/core'
+import { ApiError, type HttpClient, type HttpResponse, type TargetContext } from '@mlx/core'
 
 export const DEFAULT_API_URL = 'https://backboard.railway.com/graphql/v2'
 
@@ -20,24 +20,14 @@ export interface RailwayToken {
 export interface RailwayClientOptions {
   readonly url: string
   readonly token: RailwayToken
-  readonly signal?: AbortSignal
-  /** Retries for 429, 5xx and dropped connections. */
-  readonly retries?: number
-  /** First backoff step when the server gives no Retry-After; doubles per attempt. */
-  readonly retryBaseMs?: number
-  /** Longest single wait, whatever Retry-After says, so a deploy never hangs for an hour. */
-  readonly maxRetryWaitMs?: number
-  readonly onRetry?: (info: { operation: string; attempt: number; waitMs: number; reason: string }) => void
 }
 
-export class RailwayApiError extends MlxError {
-  readonly operation: string
-  readonly status?: number
-  constructor(operation: string, message: string, opts: { hint: string; status?: number; cause?: unknown; code?: 'DEPLOY_FAILED' | 'CREDENTIALS_MISSING' }) {
-    super(opts.code ?? 'DEPLOY_FAILED', `Railway ${operation}: ${message}`, { hint: opts.hint, cause: opts.cause })
-    this.operation = operation
-    this.status = opts.status
-  }
+export interface OperationOptions {
+  /**
+   * A mutation that sets state (the same call twice leaves the same result) is retried like a
+   * query; one that creates something (a project, a deployment) only on 429, when Railway did nothing.
+   */
+  readonly idempotent?: boolean
 }
 
 interface GraphQLError {
@@ -46,87 +36,73 @@ interface GraphQLError {
   extensions?: { code?: string }
 }
 
+// GraphQL servers answer a refused query with 4xx and an `errors` body; those are read here so the
+// message is Railway's own. 408 and 429 stay with the HTTP client, which retries them.
+const CLIENT_ERRORS = Array.from({ length: 100 }, (_, i) => 400 + i).filter((s) => s !== 408 && s !== 429)
+
 export class RailwayClient {
   readonly url: string
   readonly tokenKind: TokenKind
-  private readonly opts: RailwayClientOptions
-  /** Requests retried so far (429, 5xx, network), for the deploy summary. */
-  retried = 0
+  private readonly token: RailwayToken
+  private readonly http: HttpClient
 
-  constructor(opts: RailwayClientOptions) {
-    this.opts = opts
+  constructor(ctx: Pick<TargetContext<unknown>, 'http' | 'secret'>, opts: RailwayClientOptions) {
     this.url = opts.url
+    this.token = opts.token
     this.tokenKind = opts.token.kind
+    ctx.secret(opts.token.value)
+    this.http = ctx.http({
+      platform: 'Railway',
+      headers: opts.token.kind === 'project' ? { 'project-access-token': opts.token.value } : { authorization: `Bearer ${opts.token.value}` },
+      hint: (err) => hintFor(err.detail, opts.token, err.status),
+    })
   }
 
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
-    if (this.opts.token.kind === 'project') h['project-access-token'] = this.opts.token.value
-    else h.authorization = `Bearer ${this.opts.token.value}`
-    return h
-  }
-
-  /** The token never reaches a message: this is the last line of defence if a server echoes it. */
-  private scrub(text: string): string {
-    const v = this.opts.token.value
-    return v.length >= 4 ? text.split(v).join('***') : text
+  /** Requests retried so far (429, 5xx, network), for the deploy summary. */
+  get retried(): number {
+    return this.http.retried
   }
 
   /**
    * Runs one named operation. `query` must declare `operationName` (Railway's logs and rate
    * limits are per operation, and our errors say which one failed).
    */
-  async request<T>(operationName: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const retries = this.opts.retries ?? 4
-    const base = this.opts.retryBaseMs ?? 1000
-    const cap = this.opts.maxRetryWaitMs ?? 60_000
-    const body = JSON.stringify({ query, variables, operationName })
-    for (let attempt = 0; ; attempt++) {
-      let res: Response
-      try {
-        res = await fetch(this.url, { method: 'POST', headers: this.headers(), body, signal: this.opts.signal })
-      } catch (err) {
-        if (this.opts.signal?.aborted) throw err
-        if (attempt < retries) {
-          await this.backoff(operationName, attempt, Math.min(cap, base * 2 ** attempt), `network error: ${(err as Error).message}`)
-          continue
-        }
-        throw new RailwayApiError(operationName, `could not reach ${this.url}: ${this.scrub((err as Error).message)}`, {
-          hint: 'check the network (or RAILWAY_API_URL / targets.railway.apiUrl), then run the same command again.',
-          cause: err,
-        })
-      }
-      if ((res.status === 429 || res.status >= 500) && attempt < retries) {
-        const wait = Math.min(cap, retryAfterMs(res.headers.get('retry-after')) ?? base * 2 ** attempt)
-        await res.body?.cancel().catch(() => {})
-        await this.backoff(operationName, attempt, wait, res.status === 429 ? 'rate limited (429)' : `HTTP ${res.status}`)
-        continue
-      }
-      const text = await res.text()
-      let payload: { data?: T; errors?: GraphQLError[] } | undefined
-      try {
-        payload = JSON.parse(text) as { data?: T; errors?: GraphQLError[] }
-      } catch {
-        payload = undefined
-      }
-      if (payload?.errors?.length) {
-        const messages = payload.errors.map((e) => e.message ?? 'unknown error')
-        throw new RailwayApiError(operationName, this.scrub(messages.join('; ')), { hint: hintFor(messages.join(' '), this.opts.token, res.status), status: res.status })
-      }
-      if (!res.ok || !payload || payload.data === undefined || payload.data === null) {
-        throw new RailwayApiError(operationName, `HTTP ${res.status}${text ? `: ${this.scrub(text.slice(0, 300))}` : ''}`, {
-          hint: hintFor(text, this.opts.token, res.status),
-          status: res.status,
-        })
-      }
-      return payload.data
+  async request<T>(operationName: string, query: string, variables: Record<string, unknown> = {}, opts: OperationOptions = {}): Promise<T> {
+    const repeatable = opts.idempotent ?? /^\s*query\b/.test(query)
+    const res = await this.http.request({
+      method: 'POST',
+      path: this.url,
+      json: { query, variables, operationName },
+      what: operationName,
+      retry: repeatable ? 'always' : 'auto',
+      accept: CLIENT_ERRORS,
+    })
+    let payload: { data?: T; errors?: GraphQLError[] } | undefined
+    try {
+      payload = JSON.parse(res.text) as { data?: T; errors?: GraphQLError[] }
+    } catch {
+      payload = undefined
     }
+    if (payload?.errors?.length) {
+      const messages = payload.errors.map((e) => e.message ?? 'unknown error').join('; ')
+      throw this.failure(operationName, res, messages)
+    }
+    if (res.status >= 300 || !payload || payload.data === undefined || payload.data === null) {
+      throw this.failure(operationName, res, `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, 300)}` : ''}`)
+    }
+    return payload.data
   }
 
-  private async backoff(operation: string, attempt: number, waitMs: number, reason: string) {
-    this.retried++
-    this.opts.onRetry?.({ operation, attempt: attempt + 1, waitMs, reason })
-    await sleep(waitMs, this.opts.signal)
+  private failure(operation: string, res: HttpResponse, message: string): ApiError {
+    return new ApiError({
+      code: res.status === 401 || res.status === 403 ? 'CREDENTIALS_MISSING' : 'DEPLOY_FAILED',
+      message: this.http.redact(`Railway ${operation}: ${message}`),
+      hint: hintFor(message, this.token, res.status),
+      status: res.status,
+      method: 'POST',
+      url: this.http.redact(this.url),
+      body: this.http.redact(res.text.slice(0, 4096)),
+    })
   }
 }
 

@@ -2,36 +2,13 @@
  * targets.railway in mlx.yaml: its JSON Schema (validated by core, defaults filled in) and the
  * settings a deploy runs with, after the environment (RAILWAY_*) has had its say.
  */
-import { MlxError, type Credentials, type TargetContext } from '@mlx/core'
+import { MlxError, retrySettings, type ConfigOf, type Credentials, type TargetContext } from '@mlx/core'
 import { DEFAULT_API_URL, type RailwayToken } from './api.js'
 
 export const RESTART_POLICIES = ['ON_FAILURE', 'ALWAYS', 'NEVER'] as const
 
 /** A Railway reference variable: `${{ shared.NAME }}`, `${{ Postgres.DATABASE_URL }}`, ... */
 export const REFERENCE = /^\$\{\{\s*[A-Za-z0-9_.-]+\s*\}\}$/
-
-export interface RailwayConfig {
-  apiUrl?: string
-  project?: string
-  projectId?: string
-  workspaceId?: string
-  environment: string
-  service?: string
-  region?: string
-  replicas?: number
-  healthcheckPath: string
-  healthcheckTimeout: number
-  restartPolicy: (typeof RESTART_POLICIES)[number]
-  restartPolicyMaxRetries: number
-  privateImage: boolean
-  secrets: string[] | Record<string, string>
-  deployTimeoutSeconds: number
-  healthTimeoutSeconds: number
-  pollIntervalMs: number
-  logLines: number
-  retries: number
-  retryBaseMs: number
-}
 
 export const configSchema = {
   type: 'object',
@@ -47,7 +24,7 @@ export const configSchema = {
     replicas: { type: 'integer', minimum: 1, maximum: 50, description: 'Replicas (numReplicas; default: Railway default, 1).' },
     healthcheckPath: { type: 'string', pattern: '^/', default: '/readyz', description: 'Path Railway probes before it switches traffic: /readyz answers 200 once the models are loaded.' },
     healthcheckTimeout: { type: 'integer', minimum: 1, maximum: 3600, default: 300, description: 'Seconds Railway waits for the healthcheck (Railway default 300).' },
-    restartPolicy: { type: 'string', enum: [...RESTART_POLICIES], default: 'ON_FAILURE', description: 'restartPolicyType.' },
+    restartPolicy: { type: 'string', enum: RESTART_POLICIES, default: 'ON_FAILURE', description: 'restartPolicyType.' },
     restartPolicyMaxRetries: { type: 'integer', minimum: 0, maximum: 100, default: 10, description: 'Restarts before Railway gives up (ON_FAILURE).' },
     privateImage: {
       type: 'boolean',
@@ -66,10 +43,11 @@ export const configSchema = {
     healthTimeoutSeconds: { type: 'integer', minimum: 1, default: 180, description: 'How long to wait for the public domain to answer the health check (a new domain takes a while to resolve).' },
     pollIntervalMs: { type: 'integer', minimum: 10, default: 3000, description: 'Time between deployment status polls.' },
     logLines: { type: 'integer', minimum: 1, maximum: 5000, default: 40, description: 'Deploy log lines shown when a deployment fails or crashes.' },
-    retries: { type: 'integer', minimum: 0, maximum: 10, default: 4, description: 'Retries per API request on 429 (Retry-After honoured), 5xx and dropped connections.' },
-    retryBaseMs: { type: 'integer', minimum: 1, default: 1000, description: 'First backoff step when Railway sends no Retry-After; doubles per retry, each wait capped at 60 s.' },
+    ...retrySettings,
   },
 } as const
+
+export type RailwayConfig = ConfigOf<typeof configSchema>
 
 export interface Settings {
   cfg: RailwayConfig
@@ -82,16 +60,16 @@ export interface Settings {
   secrets: Record<string, string>
 }
 
-export function settings(ctx: Pick<TargetContext, 'config' | 'credentials' | 'project'>): Settings {
-  const cfg = ctx.config as unknown as RailwayConfig
+export function settings(ctx: Pick<TargetContext<RailwayConfig>, 'config' | 'credentials' | 'project'>): Settings {
+  const cfg = ctx.config
   const env = ctx.credentials
   const secrets = Array.isArray(cfg.secrets) ? Object.fromEntries(cfg.secrets.map((n) => [n, `\${{ shared.${n} }}`])) : { ...(cfg.secrets ?? {}) }
   return {
     cfg,
-    apiUrl: cfg.apiUrl ?? env.get('RAILWAY_API_URL') ?? DEFAULT_API_URL,
+    apiUrl: cfg.apiUrl ?? env.setting('RAILWAY_API_URL') ?? DEFAULT_API_URL,
     projectName: cfg.project ?? ctx.project.name,
-    projectId: cfg.projectId ?? env.get('RAILWAY_PROJECT_ID'),
-    workspaceId: cfg.workspaceId ?? env.get('RAILWAY_WORKSPACE_ID'),
+    projectId: cfg.projectId ?? env.setting('RAILWAY_PROJECT_ID'),
+    workspaceId: cfg.workspaceId ?? env.setting('RAILWAY_WORKSPACE_ID'),
     serviceName: cfg.service ?? ctx.project.name,
     secrets,
   }

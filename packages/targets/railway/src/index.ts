@@ -1,8 +1,9 @@
 import { definePlugin } from '@mlx/core'
 import { railwayTarget } from './target.js'
 
-export { railwayTarget, variablesFor } from './target.js'
-export { RailwayClient, RailwayApiError, DEFAULT_API_URL, type RailwayToken, type TokenKind } from './api.js'
+export { railwayTarget } from './target.js'
+export { variablesFor } from './variables.js'
+export { RailwayClient, DEFAULT_API_URL, type RailwayClientOptions, type RailwayToken, type TokenKind } from './api.js'
 export { configSchema, settings, findToken, type RailwayConfig, type Settings } from './config.js'
 export { renderRailwayJson, renderProcfile, START_COMMAND } from './files.js'
 export * as operations from './operations.js'

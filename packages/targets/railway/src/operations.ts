@@ -113,6 +113,7 @@ export async function updateServiceInstance(c: RailwayClient, serviceId: string,
     'ServiceInstanceUpdate',
     'mutation ServiceInstanceUpdate($serviceId: String!, $environmentId: String!, $input: ServiceInstanceUpdateInput!) { serviceInstanceUpdate(serviceId: $serviceId, environmentId: $environmentId, input: $input) }',
     { serviceId, environmentId, input },
+    { idempotent: true },
   )
 }
 
@@ -123,6 +124,7 @@ export async function upsertVariables(c: RailwayClient, input: { projectId: stri
     'mutation VariableCollectionUpsert($input: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $input) }',
     // skipDeploys: the deploy below is the one deploy; without it every upsert redeploys.
     { input: { ...input, skipDeploys: true } },
+    { idempotent: true },
   )
 }
 

@@ -5,10 +5,10 @@
  * previous deployment serving until the new one passes its healthcheck, so a failure here never
  * takes the running version down.
  */
-import { MlxError, sleep, type Logger } from '@mlx/core'
+import { ApiError, done, MlxError, networkReason, pending, type Deployment, type TargetContext } from '@mlx/core'
 import { isLoopback } from '@mlx/target-docker'
 import type { RailwayClient } from './api.js'
-import type { Settings } from './config.js'
+import type { RailwayConfig, Settings } from './config.js'
 import * as op from './operations.js'
 
 export interface Place {
@@ -22,16 +22,43 @@ export interface Place {
   created: string[]
 }
 
-export interface RunContext {
-  readonly log: Logger
-  readonly signal: AbortSignal
+/** What the rollout steps use of the target context. */
+export type RunContext = Pick<TargetContext<RailwayConfig>, 'log' | 'signal' | 'waitUntil' | 'http'>
+
+/** Where the last ready deployment says the service is, so status and rollback skip the lookups. */
+export function recordedPlace(last: Deployment | undefined, s: Settings): Place | undefined {
+  const x = last?.details
+  if (!x?.serviceId) return undefined
+  return {
+    projectId: String(x.projectId),
+    projectName: String(x.project ?? s.projectName),
+    environmentId: String(x.environmentId),
+    environmentName: String(x.environment ?? s.cfg.environment),
+    serviceId: String(x.serviceId),
+    serviceName: String(x.service ?? s.serviceName),
+    created: [],
+  }
+}
+
+/** What a record says about where it went, so the next status or rollback needs no lookup. */
+export function placeDetails(place: Place, deploymentId: string): Record<string, unknown> {
+  return {
+    projectId: place.projectId,
+    project: place.projectName,
+    environmentId: place.environmentId,
+    environment: place.environmentName,
+    serviceId: place.serviceId,
+    service: place.serviceName,
+    deploymentId,
+    ...(place.created.length ? { created: place.created } : {}),
+  }
 }
 
 /**
  * Where the service lives. A project token names its own project and environment; an account
  * token finds the project by id or name, and creates it when `create` is set.
  */
-export async function locate(c: RailwayClient, s: Settings, rc: RunContext, opts: { create: boolean; description?: string }): Promise<Place | undefined> {
+export async function locate(c: RailwayClient, s: Settings, rc: Pick<RunContext, 'log'>, opts: { create: boolean; description?: string }): Promise<Place | undefined> {
   const created: string[] = []
   let project: op.ProjectInfo | undefined
   let environment: op.Named | undefined
@@ -73,7 +100,7 @@ export async function locate(c: RailwayClient, s: Settings, rc: RunContext, opts
   return { projectId: project.id, projectName: project.name, environmentId: environment.id, environmentName: environment.name, serviceId: service?.id, serviceName: s.serviceName, created }
 }
 
-export async function ensureService(c: RailwayClient, place: Place, rc: RunContext): Promise<string> {
+export async function ensureService(c: RailwayClient, place: Place, rc: Pick<RunContext, 'log'>): Promise<string> {
   if (place.serviceId) return place.serviceId
   const svc = await op.createService(c, { projectId: place.projectId, environmentId: place.environmentId, name: place.serviceName })
   place.serviceId = svc.id
@@ -107,38 +134,39 @@ export async function configure(c: RailwayClient, s: Settings, place: Place, wha
 const FAILED: readonly op.DeploymentStatus[] = ['FAILED', 'CRASHED', 'REMOVED', 'SKIPPED', 'NEEDS_APPROVAL']
 const READY: readonly op.DeploymentStatus[] = ['SUCCESS', 'SLEEPING']
 
+const WHY: Partial<Record<op.DeploymentStatus, string>> = {
+  FAILED: 'failed',
+  CRASHED: 'crashed',
+  REMOVED: 'was removed (another deploy replaced it)',
+  SKIPPED: 'was skipped by Railway',
+  NEEDS_APPROVAL: 'is waiting for approval in the Railway dashboard',
+}
+
 /** Polls until SUCCESS; a failed, crashed or superseded deployment throws with its log tail. */
-export async function waitForDeployment(c: RailwayClient, s: Settings, id: string, rc: RunContext): Promise<op.DeploymentInfo> {
-  const until = Date.now() + s.cfg.deployTimeoutSeconds * 1000
-  let last: op.DeploymentStatus | undefined
-  for (;;) {
-    const d = await op.getDeployment(c, id)
-    if (d.status !== last) rc.log.debug(`  deployment ${id}: ${d.status}`)
-    last = d.status
-    if (READY.includes(d.status)) return d
-    if (FAILED.includes(d.status)) {
-      const tail = await logTail(c, id, s.cfg.logLines)
-      const why: Record<string, string> = {
-        FAILED: 'failed',
-        CRASHED: 'crashed',
-        REMOVED: 'was removed (another deploy replaced it)',
-        SKIPPED: 'was skipped by Railway',
-        NEEDS_APPROVAL: 'is waiting for approval in the Railway dashboard',
+export function waitForDeployment(c: RailwayClient, s: Settings, id: string, rc: RunContext): Promise<op.DeploymentInfo> {
+  return rc.waitUntil(
+    `Railway deployment ${id}`,
+    async () => {
+      const d = await op.getDeployment(c, id)
+      if (READY.includes(d.status)) return done(d)
+      if (FAILED.includes(d.status)) {
+        const tail = await logTail(c, id, s.cfg.logLines)
+        throw new MlxError('DEPLOY_FAILED', `Railway deployment ${id} ${WHY[d.status] ?? d.status}.${tail ? ` Last deploy log lines:\n${tail}` : ' Railway returned no deploy logs.'}`, {
+          hint:
+            d.status === 'NEEDS_APPROVAL'
+              ? 'approve it in the Railway dashboard, then run `mlx status --target railway`.'
+              : 'the previous deployment (if any) keeps serving; fix the cause above and deploy again. `railway logs --deployment` shows the full log.',
+        })
       }
-      throw new MlxError('DEPLOY_FAILED', `Railway deployment ${id} ${why[d.status] ?? d.status}.${tail ? ` Last deploy log lines:\n${tail}` : ' Railway returned no deploy logs.'}`, {
-        hint:
-          d.status === 'NEEDS_APPROVAL'
-            ? 'approve it in the Railway dashboard, then run `mlx status --target railway`.'
-            : 'the previous deployment (if any) keeps serving; fix the cause above and deploy again. `railway logs --deployment` shows the full log.',
-      })
-    }
-    if (Date.now() > until) {
-      throw new MlxError('DEPLOY_FAILED', `Railway deployment ${id} is still ${d.status} after ${s.cfg.deployTimeoutSeconds}s.`, {
-        hint: 'it keeps going in Railway: `mlx status --target railway` checks on it; raise targets.railway.deployTimeoutSeconds for slow starts.',
-      })
-    }
-    await sleep(s.cfg.pollIntervalMs, rc.signal)
-  }
+      return pending(d.status)
+    },
+    {
+      timeoutMs: s.cfg.deployTimeoutSeconds * 1000,
+      intervalMs: s.cfg.pollIntervalMs,
+      setting: 'targets.railway.deployTimeoutSeconds',
+      hint: 'it keeps going in Railway: `mlx status --target railway` checks on it; raise targets.railway.deployTimeoutSeconds for slow starts.',
+    },
+  )
 }
 
 async function logTail(c: RailwayClient, id: string, lines: number): Promise<string> {
@@ -154,7 +182,7 @@ async function logTail(c: RailwayClient, id: string, lines: number): Promise<str
 }
 
 /** The service's public domain (a custom one if set), created when there is none. */
-export async function ensureDomain(c: RailwayClient, place: Place, port: number, rc: RunContext): Promise<string> {
+export async function ensureDomain(c: RailwayClient, place: Place, port: number, rc: Pick<RunContext, 'log'>): Promise<string> {
   const input = { projectId: place.projectId, environmentId: place.environmentId, serviceId: place.serviceId! }
   const { serviceDomains, customDomains } = await op.listDomains(c, input)
   const existing = customDomains[0] ?? serviceDomains[0]
@@ -174,27 +202,28 @@ export function domainUrl(domain: string): string {
  * GETs the health path through the public domain until it answers 200: Railway's own healthcheck
  * hits the container directly, this proves the domain routes to it.
  */
-export async function checkHealth(url: string, s: Settings, rc: RunContext): Promise<void> {
+export function checkHealth(url: string, s: Settings, rc: RunContext): Promise<void> {
   const target = `${url}${s.cfg.healthcheckPath}`
-  const until = Date.now() + s.cfg.healthTimeoutSeconds * 1000
-  let last = ''
-  for (;;) {
-    try {
-      const res = await fetch(target, { signal: AbortSignal.any([rc.signal, AbortSignal.timeout(10_000)]) })
-      await res.body?.cancel().catch(() => {})
-      if (res.status === 200) return
-      last = `HTTP ${res.status}`
-    } catch (err) {
-      if (rc.signal.aborted) throw err
-      last = (err as Error).message
-    }
-    if (Date.now() > until) {
-      throw new MlxError('DEPLOY_FAILED', `the deployment is live on Railway, but ${target} did not answer 200 within ${s.cfg.healthTimeoutSeconds}s (last: ${last}).`, {
-        hint: 'a new domain can take a few minutes to resolve: try the URL again shortly, or raise targets.railway.healthTimeoutSeconds.',
-      })
-    }
-    await sleep(Math.min(2000, s.cfg.pollIntervalMs), rc.signal)
-  }
+  // One try per look: the poll is the retry, and a domain that does not resolve yet is a state, not an error.
+  const probe = rc.http({ platform: 'Railway domain', timeoutMs: 10_000 })
+  return rc.waitUntil(
+    `GET ${target}`,
+    async () => {
+      try {
+        const res = await probe.request({ path: target, retry: 'never' })
+        return res.status === 200 ? done(undefined) : pending(`HTTP ${res.status}`)
+      } catch (err) {
+        if (rc.signal.aborted) throw err
+        return pending(err instanceof ApiError ? `HTTP ${err.status}` : networkReason((err as Error).cause ?? err))
+      }
+    },
+    {
+      timeoutMs: s.cfg.healthTimeoutSeconds * 1000,
+      intervalMs: Math.min(2000, s.cfg.pollIntervalMs),
+      setting: 'targets.railway.healthTimeoutSeconds',
+      hint: 'the deployment is live on Railway, but a new domain can take a few minutes to resolve: try the URL again shortly, or raise targets.railway.healthTimeoutSeconds.',
+    },
+  )
 }
 
 /**
@@ -207,18 +236,22 @@ export async function rollbackTo(c: RailwayClient, s: Settings, place: Place, id
   const input = { projectId: place.projectId, environmentId: place.environmentId, serviceId: place.serviceId! }
   const before = new Set((await op.listDeployments(c, input, 10)).map((d) => d.id))
   await op.rollbackDeployment(c, id)
-  const until = Date.now() + s.cfg.deployTimeoutSeconds * 1000
-  for (;;) {
-    const list = await op.listDeployments(c, input, 10)
-    const fresh = list.find((d) => !before.has(d.id))
-    if (fresh) return waitForDeployment(c, s, fresh.id, rc)
-    const self = list.find((d) => d.id === id)
-    if (self && READY.includes(self.status)) return self
-    if (Date.now() > until) {
-      throw new MlxError('DEPLOY_FAILED', `Railway accepted the rollback to ${id}, but no deployment became active within ${s.cfg.deployTimeoutSeconds}s.`, {
-        hint: '`mlx status --target railway` and the Railway dashboard show where it stands.',
-      })
-    }
-    await sleep(s.cfg.pollIntervalMs, rc.signal)
-  }
+  const serving = await rc.waitUntil<{ fresh: string } | { self: op.DeploymentInfo }>(
+    `Railway rollback to ${id}`,
+    async () => {
+      const list = await op.listDeployments(c, input, 10)
+      const fresh = list.find((d) => !before.has(d.id))
+      if (fresh) return done({ fresh: fresh.id })
+      const self = list.find((d) => d.id === id)
+      if (self && READY.includes(self.status)) return done({ self })
+      return pending(self?.status)
+    },
+    {
+      timeoutMs: s.cfg.deployTimeoutSeconds * 1000,
+      intervalMs: s.cfg.pollIntervalMs,
+      setting: 'targets.railway.deployTimeoutSeconds',
+      hint: 'Railway accepted the rollback, but no deployment became active: `mlx status --target railway` and the Railway dashboard show where it stands.',
+    },
+  )
+  return 'self' in serving ? serving.self : waitForDeployment(c, s, serving.fresh, rc)
 }
