@@ -4,7 +4,7 @@ import { MlxError } from './errors.js'
 import type { Project } from './project.js'
 
 /** Checks targets.<name> against the target's own schema; defaults are filled in. */
-export function targetConfig<C = Record<string, unknown>>(target: Target<C>, project: Project): C {
+export function targetConfig<C = Record<string, unknown>>(target: Pick<Target<C>, 'name' | 'configSchema'>, project: Project): C {
   const raw = structuredClone(project.targets[target.name] ?? {})
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
   const validate = ajv.compile(target.configSchema)

@@ -102,6 +102,7 @@ const NET_ERRORS: Record<string, string> = {
 /** fetch's "fetch failed" says nothing: name what happened on the wire. */
 export function networkReason(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } }
+  if (e?.name === 'TimeoutError') return 'timed out'
   const code = e?.cause?.code ?? (e as { code?: string })?.code
   if (code && NET_ERRORS[code]) return `${NET_ERRORS[code]} (${code})`
   return e?.cause?.message ?? e?.message ?? String(err)

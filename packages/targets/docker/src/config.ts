@@ -1,4 +1,4 @@
-import { MlxError, targetConfig, type Credentials, type Project } from '@mlx/core'
+import { MlxError, targetConfig, type ConfigOf, type Credentials, type Project } from '@mlx/core'
 import { parseDestination, type Destination } from './reference.js'
 
 export const DEFAULT_BASE = 'docker.io/library/node:20-bookworm-slim'
@@ -22,23 +22,11 @@ export const configSchema = {
 } as const
 
 /** targets.docker after defaults. */
-export interface DockerConfig {
-  base: string
-  registry?: string
-  platform: string
-  tags: string[]
-  insecureRegistry: boolean
-  labels: Record<string, string>
-  user: string
-  port: number
-  source?: string
-  chunkSize: number
-  retries: number
-}
+export type DockerConfig = ConfigOf<typeof configSchema>
 
 /** The image settings every image target shares: targets.docker in mlx.yaml, validated with its defaults. */
 export function dockerConfig(project: Project): DockerConfig {
-  return targetConfig({ name: 'docker', configSchema } as never, project) as unknown as DockerConfig
+  return targetConfig<DockerConfig>({ name: 'docker', configSchema }, project)
 }
 
 export interface ImageSettings {

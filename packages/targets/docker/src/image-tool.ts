@@ -21,6 +21,7 @@ export const modelTag = (modelDigest: string) => `model-${modelDigest.replace(/^
 
 /** What the builder records about an image (BuiltImage.details). */
 export interface ImageDetails {
+  [fact: string]: unknown
   base: { ref: string; digest: string; registry?: string; repository?: string }
   manifest: Descriptor
   layers: LayerInfo[]
@@ -163,7 +164,7 @@ async function build(bundle: Bundle, req: ImageBuildRequest): Promise<BuiltImage
     layers: built.layers.map((l) => ({ ...l })),
     sizes: { compressed: sum(built.layers), base: sum(baseLayers), added: sum(added), addedUncompressed: added.reduce((n, l) => n + (l.uncompressedSize ?? 0), 0) },
   }
-  return { digest: built.manifest.digest, platform: platformString(platform), port: req.port, tags, paths: { layout: built.layoutDir, dockerfile, context }, details: details as unknown as Record<string, unknown> }
+  return { digest: built.manifest.digest, platform: platformString(platform), port: req.port, tags, paths: { layout: built.layoutDir, dockerfile, context }, details }
 }
 
 /**
@@ -209,7 +210,7 @@ export const dockerImages: ImageTool = {
    */
   async push(image, req): Promise<PushedImage> {
     const s = imageSettings(dockerConfig(req.project), req.flags, req.credentials)
-    const d = image.details as unknown as ImageDetails
+    const d = image.details as ImageDetails
     const dest = destination(typeof req.flags.registry === 'string' && req.flags.registry ? req.flags.registry : (req.registry ?? s.registry), req.project, req.repository)
     const found: BasicCredentials | undefined = req.login ? { ...req.login } : await findCredentials(dest.registry, req.credentials, { destination: true })
     if (found) req.redactor.add(found.password)

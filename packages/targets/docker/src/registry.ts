@@ -1,28 +1,19 @@
 /**
  * A client for the OCI distribution API (distribution-spec v1.1), enough to pull a base image and
- * push one: token auth from the 401 challenge, HEAD before upload, cross-repository mount,
- * monolithic and chunked (resumable) uploads, retries with backoff on 5xx/429/network errors.
+ * push one: HEAD before upload, cross-repository mount, monolithic and chunked (resumable)
+ * uploads, whole-blob restarts. Auth and per-request retries are the transport's (transport.ts).
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { retryAfterMs, sleep, type Logger } from '@mlx/core'
-import { basicHeader, parseWwwAuthenticate, type BasicCredentials, type Challenge } from './auth.js'
+import type { Logger } from '@mlx/core'
+import type { BasicCredentials } from './auth.js'
 import { checkDigest, MANIFEST_ACCEPT, sha256 } from './oci.js'
-import { apiHost, isLoopback } from './reference.js'
+import { messageOf, RegistryError, RegistryTransport, RETRYABLE, wireReason, type RegistryRequest } from './transport.js'
 
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly code?: string,
-  ) {
-    super(message)
-    this.name = 'RegistryError'
-  }
-}
+export { RegistryError } from './transport.js'
 
 export interface RegistryClientOptions {
   /** The registry as written in references: ghcr.io, docker.io, 127.0.0.1:5000. */
@@ -54,215 +45,44 @@ export interface PushStats {
   retries: number
 }
 
-interface RequestInit {
-  readonly headers?: Record<string, string>
-  readonly body?: Buffer
-  /** Retry on 5xx/429/network errors (default true). Chunk PATCHes handle failures themselves. */
-  readonly retry?: boolean
-  /** Repository scopes this call needs, e.g. 'repository:a/b:pull,push'. */
-  readonly scopes?: readonly string[]
-}
-
-const RETRYABLE = (status: number) => status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505)
-const NET_ERRORS: Record<string, string> = {
-  UND_ERR_SOCKET: 'the connection was closed',
-  ECONNRESET: 'the connection was reset',
-  ECONNREFUSED: 'connection refused',
-  ETIMEDOUT: 'timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
-  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-}
-
-/** fetch's "fetch failed" says nothing: name what happened on the wire. */
-export function networkReason(err: unknown): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } }
-  if (e.name === 'TimeoutError') return 'timed out'
-  const code = e.cause?.code
-  if (code) return NET_ERRORS[code] ? `${NET_ERRORS[code]} (${code})` : `${e.cause?.message ?? code} (${code})`
-  return e.cause?.message ?? e.message
-}
-
-/** Strips query strings (upload state, signed URLs) from what gets logged. */
-const forLog = (url: string) => url.replace(/\?.*$/, '')
+/** A chunk PATCH that failed in a way a resume may cure (dropped connection, 5xx, 416). */
+class ChunkFailure extends Error {}
 
 export class RegistryClient {
   readonly base: string
   readonly stats: PushStats = { uploaded: 0, uploadedBytes: 0, mounted: 0, existing: 0, retries: 0 }
-  private readonly attempts: number
-  private readonly backoffMs: number
   private readonly chunkSize: number
   private readonly timeoutMs: number
-  private challenge?: Challenge
-  private authorization?: string
-  private tokenScopes = new Set<string>()
-  private wantedScopes = new Set<string>()
+  private readonly transport: RegistryTransport
 
   constructor(private readonly opts: RegistryClientOptions) {
-    const plain = opts.insecure || isLoopback(opts.registry)
-    this.base = `${plain ? 'http' : 'https'}://${apiHost(opts.registry)}`
-    this.attempts = Math.max(1, opts.attempts ?? 5)
-    this.backoffMs = opts.backoffMs ?? 500
     this.chunkSize = opts.chunkSize ?? 16 * 1024 * 1024
     this.timeoutMs = opts.timeoutMs ?? 5 * 60_000
+    this.transport = new RegistryTransport({
+      registry: opts.registry,
+      insecure: opts.insecure,
+      credentials: opts.credentials,
+      log: opts.log,
+      signal: opts.signal,
+      attempts: Math.max(1, opts.attempts ?? 5),
+      backoffMs: opts.backoffMs ?? 500,
+      timeoutMs: this.timeoutMs,
+      onRetry: () => this.stats.retries++,
+    })
+    this.base = this.transport.base
   }
 
   get registry(): string {
     return this.opts.registry
   }
 
-  // ---- transport ----------------------------------------------------------------------------
-
-  private delay(attempt: number, res?: Response): number {
-    const after = res ? retryAfterMs(res.headers.get('retry-after'), { capMs: 60_000 }) : undefined
-    return after ?? Math.min(this.backoffMs * 2 ** attempt, 20_000)
+  /** A registry call with auth and retries (see RegistryTransport.request). */
+  request(method: string, pathOrUrl: string, init: RegistryRequest = {}): Promise<Response> {
+    return this.transport.request(method, pathOrUrl, init)
   }
 
   private url(pathOrUrl: string): string {
-    return new URL(pathOrUrl, this.base).toString()
-  }
-
-  /** One HTTP exchange with manual redirects: Authorization never goes to another host. */
-  private async send(method: string, url: string, init: RequestInit): Promise<Response> {
-    let current = url
-    for (let hop = 0; hop < 6; hop++) {
-      const sameHost = new URL(current).host === new URL(this.base).host
-      const headers: Record<string, string> = { 'User-Agent': 'mlx-target-docker/0.1', ...init.headers }
-      if (sameHost && this.authorization) headers.Authorization = this.authorization
-      const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
-      const res = await fetch(current, { method, headers, body: init.body, redirect: 'manual', signal })
-      this.opts.log.debug(`registry: ${method} ${forLog(current)} → ${res.status}`)
-      if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.get('location')) {
-        await res.body?.cancel()
-        current = new URL(res.headers.get('location')!, current).toString()
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) method = 'GET'
-        continue
-      }
-      return res
-    }
-    throw new RegistryError(`${method} ${forLog(url)}: too many redirects`)
-  }
-
-  /**
-   * A request with auth and retries: a 401 fetches a token for the challenge (once per call);
-   * 5xx, 429 and dropped connections are retried with exponential backoff (Retry-After wins).
-   */
-  async request(method: string, pathOrUrl: string, init: RequestInit = {}): Promise<Response> {
-    for (const s of init.scopes ?? []) this.wantedScopes.add(s)
-    if (this.challenge?.scheme === 'bearer' && [...this.wantedScopes].some((s) => !this.tokenScopes.has(s))) await this.authenticate()
-    const url = this.url(pathOrUrl)
-    let reauthed = false
-    for (let attempt = 0; ; attempt++) {
-      let res: Response
-      try {
-        res = await this.send(method, url, init)
-      } catch (err) {
-        if (this.opts.signal?.aborted) throw err
-        const msg = networkReason(err)
-        if (init.retry === false || attempt + 1 >= this.attempts) throw new RegistryError(`${method} ${forLog(url)} failed: ${msg}`)
-        this.stats.retries++
-        this.opts.log.warn(`registry: ${method} ${forLog(url)} failed (${msg}); retrying (${attempt + 1}/${this.attempts - 1})`)
-        await sleep(this.delay(attempt), this.opts.signal)
-        continue
-      }
-      if (res.status === 401 && !reauthed) {
-        reauthed = true
-        const header = res.headers.get('www-authenticate')
-        await res.body?.cancel()
-        if (!header) throw new RegistryError(`${method} ${forLog(url)}: 401 without a WWW-Authenticate challenge`, 401, 'UNAUTHORIZED')
-        const ch = parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer' || c.scheme === 'basic')
-        if (!ch) throw new RegistryError(`${this.opts.registry} asks for an unsupported auth scheme: ${header.split(' ')[0]}`, 401, 'UNAUTHORIZED')
-        this.challenge = ch
-        if (ch.params.scope) for (const s of ch.params.scope.split(' ')) if (s) this.wantedScopes.add(s)
-        await this.authenticate()
-        attempt--
-        continue
-      }
-      if (RETRYABLE(res.status) && init.retry !== false && attempt + 1 < this.attempts) {
-        const wait = this.delay(attempt, res)
-        await res.body?.cancel()
-        this.stats.retries++
-        this.opts.log.warn(`registry: ${method} ${forLog(url)} answered ${res.status}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${this.attempts - 1})`)
-        await sleep(wait, this.opts.signal)
-        continue
-      }
-      return res
-    }
-  }
-
-  /** Gets a token for every scope asked for so far (bearer), or uses the credentials (basic). */
-  private async authenticate(): Promise<void> {
-    const ch = this.challenge
-    if (!ch) return
-    const creds = this.opts.credentials
-    const identity = creds?.kind === 'identity-token'
-    if (ch.scheme === 'basic') {
-      if (!creds) throw new RegistryError(`${this.opts.registry} needs a user name and password`, 401, 'UNAUTHORIZED')
-      if (identity) throw new RegistryError(`${this.opts.registry} asks for Basic auth, but the credentials from ${creds.source} are an identity token (an OAuth2 refresh token for a token service): log in with a user name and password instead`, 401, 'UNAUTHORIZED')
-      this.authorization = basicHeader(creds)
-      return
-    }
-    const realm = ch.params.realm
-    if (!realm) throw new RegistryError(`${this.opts.registry}: bearer challenge without a realm`, 401, 'UNAUTHORIZED')
-    const scopes = [...this.wantedScopes].sort()
-    const tokenUrl = new URL(realm)
-    if (tokenUrl.protocol !== 'https:' && !isLoopback(tokenUrl.host) && !this.opts.insecure) {
-      throw new RegistryError(`${this.opts.registry} sends credentials to a plain-HTTP token service (${tokenUrl.origin}); refusing`, 401, 'UNAUTHORIZED')
-    }
-    if (ch.params.service) tokenUrl.searchParams.set('service', ch.params.service)
-    for (const s of scopes) tokenUrl.searchParams.append('scope', s)
-    // An identity token is exchanged as the distribution spec's OAuth2 flow says: a form POST with
-    // grant_type=refresh_token to the realm; a password goes as Basic auth on a GET.
-    const oauthForm = () =>
-      new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: creds!.password,
-        client_id: 'mlx',
-        ...(ch.params.service ? { service: ch.params.service } : {}),
-        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
-      }).toString()
-    const fetchToken = async (withCreds: boolean) => {
-      const headers: Record<string, string> = { 'User-Agent': 'mlx-target-docker/0.1', Accept: 'application/json' }
-      const post = withCreds && identity
-      if (post) headers['Content-Type'] = 'application/x-www-form-urlencoded'
-      else if (withCreds && creds) headers.Authorization = basicHeader(creds)
-      for (let attempt = 0; ; attempt++) {
-        let res: Response
-        try {
-          res = await fetch(post ? new URL(realm) : tokenUrl, { method: post ? 'POST' : 'GET', headers, ...(post ? { body: oauthForm() } : {}), signal: AbortSignal.timeout(60_000) })
-        } catch (err) {
-          if (attempt + 1 >= this.attempts) throw new RegistryError(`token service ${tokenUrl.origin} unreachable: ${networkReason(err)}`)
-          await sleep(this.delay(attempt), this.opts.signal)
-          continue
-        }
-        if (RETRYABLE(res.status) && attempt + 1 < this.attempts) {
-          await res.body?.cancel()
-          await sleep(this.delay(attempt, res), this.opts.signal)
-          continue
-        }
-        return res
-      }
-    }
-    let res = await fetchToken(true)
-    let anonymous = !creds
-    // Credentials meant for another registry must not stop an anonymous pull of a public image.
-    if ((res.status === 400 || res.status === 401 || res.status === 403) && creds && scopes.every((s) => s.endsWith(':pull'))) {
-      await res.body?.cancel()
-      res = await fetchToken(false)
-      anonymous = true
-    }
-    if (!res.ok) {
-      const what = !creds ? 'anonymous access' : identity ? `the identity token from ${creds.source}` : `the credentials from ${creds.source}`
-      const why = identity ? ' (identity tokens expire: log in to the registry again)' : ''
-      throw new RegistryError(`${this.opts.registry}: the token service refused ${what} (${res.status}) for ${scopes.join(' ')}${why}`, res.status, 'UNAUTHORIZED')
-    }
-    const body = (await res.json()) as { token?: string; access_token?: string }
-    const token = body.token ?? body.access_token
-    if (!token) throw new RegistryError(`${this.opts.registry}: the token service answered without a token`, 401, 'UNAUTHORIZED')
-    this.authorization = `Bearer ${token}`
-    this.tokenScopes = new Set(scopes)
-    this.opts.log.debug(`registry: ${anonymous ? 'anonymous' : 'authenticated'} token from ${tokenUrl.origin} for ${scopes.join(' ')}`)
+    return this.transport.url(pathOrUrl)
   }
 
   private async fail(res: Response, what: string): Promise<never> {
@@ -282,23 +102,16 @@ export class RegistryClient {
     throw new RegistryError(`${what}: ${this.opts.registry} answered ${res.status}${detail ? ` ${detail}` : ''}${hint}`, res.status, code)
   }
 
-  // ---- API ------------------------------------------------------------------------------------
-
   /** GET /v2/: reachable and speaking the distribution API (a 401 here just means auth comes later). */
   async ping(): Promise<void> {
     let res: Response
     try {
-      res = await this.send('GET', this.url('/v2/'), {})
+      res = await this.transport.send('GET', this.url('/v2/'), {})
     } catch (err) {
-      throw new RegistryError(`cannot reach ${this.base}/v2/ (${networkReason(err)})`)
+      throw new RegistryError(`cannot reach ${this.base}/v2/ (${wireReason(err, this.timeoutMs)})`)
     }
     await res.body?.cancel()
-    if (res.status === 401) {
-      const ch = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '').find((c) => c.scheme === 'bearer' || c.scheme === 'basic')
-      if (ch) this.challenge = ch
-      if (ch?.scheme === 'basic' && this.opts.credentials) this.authorization = basicHeader(this.opts.credentials)
-      return
-    }
+    if (res.status === 401) return this.transport.noteChallenge(res.headers.get('www-authenticate'))
     if (res.status !== 200) throw new RegistryError(`${this.base}/v2/ answered ${res.status}: not an OCI registry?`, res.status)
   }
 
@@ -329,32 +142,36 @@ export class RegistryClient {
   }
 
   /** Streams a blob to `file`, checking its digest; restarts the download after a broken stream. */
-  async downloadBlob(repo: string, digest: string, file: string): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.request('GET', `/v2/${repo}/blobs/${checkDigest(digest)}`, { scopes: [`repository:${repo}:pull`] })
-        if (res.status !== 200 || !res.body) await this.fail(res, `reading blob ${digest.slice(0, 19)} of ${repo}`)
-        const h = createHash('sha256')
-        let n = 0
-        const tap = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            h.update(chunk)
-            n += chunk.length
-            cb(null, chunk)
-          },
-        })
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tap, createWriteStream(file))
-        if (`sha256:${h.digest('hex')}` !== digest) throw new RegistryError(`blob ${digest} of ${repo} does not match its digest`)
-        return n
-      } catch (err) {
-        await rm(file, { force: true })
-        if (err instanceof RegistryError && err.status !== undefined && !RETRYABLE(err.status)) throw err
-        if (attempt + 1 >= this.attempts || this.opts.signal?.aborted) throw err
+  downloadBlob(repo: string, digest: string, file: string): Promise<number> {
+    return this.transport.retrying(
+      `download of ${digest.slice(0, 19)}`,
+      async () => {
+        try {
+          const res = await this.request('GET', `/v2/${repo}/blobs/${checkDigest(digest)}`, { scopes: [`repository:${repo}:pull`] })
+          if (res.status !== 200 || !res.body) await this.fail(res, `reading blob ${digest.slice(0, 19)} of ${repo}`)
+          const h = createHash('sha256')
+          let n = 0
+          const tap = new Transform({
+            transform(chunk: Buffer, _e, cb) {
+              h.update(chunk)
+              n += chunk.length
+              cb(null, chunk)
+            },
+          })
+          await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), tap, createWriteStream(file))
+          if (`sha256:${h.digest('hex')}` !== digest) throw new RegistryError(`blob ${digest} of ${repo} does not match its digest`)
+          return n
+        } catch (err) {
+          await rm(file, { force: true })
+          throw err
+        }
+      },
+      (err) => ({ retry: !(err instanceof RegistryError && err.status !== undefined && !RETRYABLE(err.status)), reason: messageOf(err) }),
+      (info) => {
         this.stats.retries++
-        this.opts.log.warn(`registry: download of ${digest.slice(0, 19)} broke off (${(err as Error).message}); starting it again`)
-        await sleep(this.delay(attempt), this.opts.signal)
-      }
-    }
+        this.opts.log.warn(`registry: download of ${digest.slice(0, 19)} broke off (${info.reason}); starting it again`)
+      },
+    )
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
@@ -412,9 +229,11 @@ export class RegistryClient {
       if (bytesRead !== length) throw new Error(`${file}: short read`)
       return buf
     }
+    const short = digest.slice(0, 19)
     try {
-      for (let restart = 0; ; restart++) {
-        try {
+      await this.transport.retrying(
+        `upload of ${short}`,
+        async () => {
           let loc = await this.startUpload(repo)
           let res: Response
           if (size <= this.chunkSize) {
@@ -425,59 +244,37 @@ export class RegistryClient {
             res = await this.request('PUT', RegistryClient.withDigest(loc, digest), { headers: { 'Content-Type': 'application/octet-stream' }, retry: false })
           }
           await res.body?.cancel()
-          if (res.status !== 201) await this.fail(res, `finishing the upload of ${digest.slice(0, 19)} to ${repo}`)
+          if (res.status !== 201) await this.fail(res, `finishing the upload of ${short} to ${repo}`)
           const got = res.headers.get('docker-content-digest')
           if (got && got !== digest) throw new RegistryError(`${this.opts.registry} stored ${digest} as ${got}`)
           this.stats.uploaded++
           this.stats.uploadedBytes += size
-          return
-        } catch (err) {
-          if (this.opts.signal?.aborted) throw err
+        },
+        (err) => {
           const status = err instanceof RegistryError ? err.status : undefined
           // 401/403/400-class answers will not change by trying again; lost sessions and 5xx may.
-          const again = status === undefined || RETRYABLE(status) || status === 404 || status === 416
-          if (!again || restart + 1 >= this.attempts) throw err
+          return { retry: status === undefined || RETRYABLE(status) || status === 404 || status === 416, reason: messageOf(err) }
+        },
+        (info) => {
           this.stats.retries++
-          this.opts.log.warn(`registry: upload of ${digest.slice(0, 19)} failed (${(err as Error).message}); starting it again`)
-          await sleep(this.delay(restart), this.opts.signal)
-        }
-      }
+          this.opts.log.warn(`registry: upload of ${short} failed (${info.reason}); starting it again`)
+        },
+      )
     } finally {
       await fh.close()
     }
   }
 
+  /**
+   * PATCHes the blob chunk by chunk. Each chunk has `attempts` tries; after a failure the
+   * registry says where the upload stands and the next try starts there.
+   */
   private async uploadChunks(repo: string, start: string, size: number, read: (o: number, n: number) => Promise<Buffer>): Promise<string> {
     let loc = start
     let offset = 0
-    let failures = 0
-    while (offset < size) {
-      const length = Math.min(this.chunkSize, size - offset)
-      let failure: string
-      try {
-        const res = await this.request('PATCH', loc, {
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + length - 1}` },
-          body: await read(offset, length),
-          retry: false,
-        })
-        await res.body?.cancel()
-        if (res.status === 202 && res.headers.get('location')) {
-          loc = this.url(res.headers.get('location')!)
-          offset += length
-          failures = 0
-          continue
-        }
-        if (!RETRYABLE(res.status) && res.status !== 416) await this.fail(res, `uploading a chunk of a blob to ${repo}`)
-        failure = `answered ${res.status}`
-      } catch (err) {
-        if (err instanceof RegistryError && err.status !== undefined) throw err
-        if (this.opts.signal?.aborted) throw err
-        failure = (err as Error).message
-      }
-      // Where does the upload stand? (distribution-spec: GET <location> → 204, Range: 0-<last>)
-      if (++failures >= this.attempts) throw new RegistryError(`uploading to ${repo} kept failing at byte ${offset} (${failure})`)
-      this.stats.retries++
-      await sleep(this.delay(failures - 1), this.opts.signal)
+    let failure = ''
+    const resync = async () => {
+      // distribution-spec: GET <location> → 204, Range: 0-<last>
       const st = await this.request('GET', loc)
       await st.body?.cancel()
       if (st.status !== 204) throw new RegistryError(`upload session to ${repo} lost after a failed chunk (${failure}; status ${st.status})`, st.status === 404 ? 404 : undefined)
@@ -487,6 +284,38 @@ export class RegistryClient {
       offset = end <= 0 ? 0 : end + 1
       if (st.headers.get('location')) loc = this.url(st.headers.get('location')!)
       this.opts.log.warn(`registry: chunk upload ${failure}; resuming at byte ${offset} of ${size}`)
+    }
+    const chunk = async (attempt: number) => {
+      if (attempt > 0) await resync()
+      if (offset >= size) return
+      const length = Math.min(this.chunkSize, size - offset)
+      let res: Response
+      try {
+        res = await this.request('PATCH', loc, {
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + length - 1}` },
+          body: await read(offset, length),
+          retry: false,
+        })
+      } catch (err) {
+        if (err instanceof RegistryError && err.status !== undefined) throw err
+        throw new ChunkFailure((failure = messageOf(err)))
+      }
+      await res.body?.cancel()
+      if (res.status === 202 && res.headers.get('location')) {
+        loc = this.url(res.headers.get('location')!)
+        offset += length
+        return
+      }
+      if (!RETRYABLE(res.status) && res.status !== 416) await this.fail(res, `uploading a chunk of a blob to ${repo}`)
+      throw new ChunkFailure((failure = `answered ${res.status}`))
+    }
+    while (offset < size) {
+      try {
+        await this.transport.retrying(`chunk upload to ${repo}`, chunk, (err) => ({ retry: err instanceof ChunkFailure, reason: messageOf(err) }), () => this.stats.retries++)
+      } catch (err) {
+        if (err instanceof ChunkFailure) throw new RegistryError(`uploading to ${repo} kept failing at byte ${offset} (${failure})`)
+        throw err
+      }
     }
     return loc
   }

@@ -1,6 +1,6 @@
 import { defineTarget } from '@mlx/core'
 import { findCredentials } from './auth.js'
-import { configSchema, destination, imageSettings, type DockerConfig } from './config.js'
+import { configSchema, destination, imageSettings } from './config.js'
 import { formatBytes } from './image.js'
 import { dockerImages, type ImageDetails } from './image-tool.js'
 import { RegistryClient } from './registry.js'
@@ -24,14 +24,14 @@ export const dockerTarget = defineTarget({
 
   async package(_bundle, ctx) {
     const built = ctx.image!.built!
-    const d = built.details as unknown as ImageDetails
+    const d = built.details as ImageDetails
     const image = dockerImages.repository({ project: ctx.project, flags: ctx.flags, credentials: ctx.credentials })
     const details: DockerDetails = { ...d, tags: built.tags, platform: built.platform, ...(image ? { image } : {}) }
     return { target: 'docker', version: ctx.project.version, digest: built.digest, paths: { ...built.paths }, details }
   },
 
   async plan(artifact, ctx) {
-    const s = imageSettings(ctx.config as DockerConfig, ctx.flags, ctx.credentials)
+    const s = imageSettings(ctx.config, ctx.flags, ctx.credentials)
     const d = artifact.details!
     const repo = s.registry ? destination(s.registry, ctx.project) : undefined
     const where = repo ? `${repo.registry}/${repo.repository}` : '(no registry: pass --registry HOST[:PORT]/NAMESPACE)'
@@ -58,7 +58,7 @@ export const dockerTarget = defineTarget({
     const image = String(last.details.image)
     const slash = image.indexOf('/')
     const registry = image.slice(0, slash)
-    const s = imageSettings(ctx.config as DockerConfig, ctx.flags, ctx.credentials)
+    const s = imageSettings(ctx.config, ctx.flags, ctx.credentials)
     const client = new RegistryClient({ registry, insecure: s.insecure, credentials: await findCredentials(registry, ctx.credentials, { destination: true }), log: ctx.log, signal: ctx.signal, attempts: 2 })
     const there = await client.hasManifest(image.slice(slash + 1), last.digest).catch(() => undefined)
     return { ...last, status: there ? 'ready' : 'unknown' }
