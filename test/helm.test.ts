@@ -77,7 +77,7 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     const artifact = await helmTarget.package({ project: ctx.project } as Bundle, ctx)
     try {
       const d = await helmTarget.deploy(artifact, ctx)
-      ctx.history.append(d)
+      new DeploymentLog(ctx.project.root).append(d) // what core's flow does with a deploy's result
       outputs.push(...lines)
       return { d, lines, error: undefined }
     } catch (err) {
@@ -224,6 +224,8 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     expect(error?.message).toContain('deployment/api-chart-names in names-dev did not roll out: not ready after 1s')
     expect(error?.message).toMatch(/NotReady — running, but its readiness probe \(\/readyz\)/)
     expect(error?.message).toContain('Release 2 (1.0.0) was applied again and is serving.')
+    // Core records the failed attempt, then this: what serves again, so status and rollback agree.
+    expect((error as { restored?: Deployment }).restored).toMatchObject({ target: 'helm', revision: '2', status: 'ready', details: { restoredAfterFailure: true } })
     expect(error?.hint).toMatch(/raise targets.helm.timeoutSeconds/)
     // The Ingress only the failed release had is gone, and the Deployment runs release 2's image.
     expect(kube.requests.some((q) => q.method === 'PATCH' && q.path.endsWith('/ingresses/api-chart-names'))).toBe(true)

@@ -90,14 +90,10 @@ export interface TargetContext<Config = Record<string, unknown>> {
   waitUntil<T>(what: string, check: (look: number) => Promise<Poll<T>>, opts: WaitOptions): Promise<T>
   /** The retry loop the HTTP client uses, for a platform client that is not fetch (gax, kubernetes). */
   retry<T>(what: string, fn: (attempt: number) => Promise<T>, classify: (err: unknown) => RetryDecision): Promise<T>
-  /** An abortable pause (the container's clock). */
-  sleep(ms: number): Promise<void>
   /** A deployment record of this target and environment, stamped now and `ready` unless said otherwise. */
   record(fields: DeploymentFields): Deployment
   /** Numbered folders under outDir/<name> (default 'releases'), kept and pruned. */
   releases(name?: string): ReleaseFolders
-  /** Masks every registered secret (and credential-shaped text) in `text`. */
-  redact(text: string): string
   /** Registers a value that must never be printed (a token read from a file, a generated password). */
   secret(value: string | undefined): void
 }
@@ -169,8 +165,6 @@ export interface TargetHistory {
   readonly file: string
   /** Every record of this target, any environment, oldest first. */
   all(): Deployment[]
-  /** This environment's records, oldest first. */
-  inEnv(): Deployment[]
   /** The last attempt, whatever its outcome. */
   latest(): Deployment | undefined
   /** What should be serving: the last deployment that became ready. */
@@ -179,11 +173,6 @@ export interface TargetHistory {
   find(ref: string): Deployment | undefined
   /** The newest ready deployment running something other than lastReady(): a rollback's default. */
   previousReady(): Deployment | undefined
-  /**
-   * Adds a record besides the one deploy returns (core records that one): e.g. the previous
-   * release started again after a failed swap, so status knows what is serving.
-   */
-  append(d: Deployment): void
 }
 
 /**
@@ -210,7 +199,11 @@ export interface Target<Config = any, Details = any> {
   bundlePlatform?(ctx: TargetContext<Config>): string | undefined
   package(bundle: Bundle, ctx: TargetContext<Config>): Promise<Artifact<Details>>
   plan(artifact: Artifact<Details>, ctx: TargetContext<Config>): Promise<Plan>
-  /** Checks that need the network but change nothing (a token, a project), run before the image is pushed. */
+  /**
+   * Runs before the image is pushed and before deploy: checks that should fail fast (a token, a
+   * project) and what the push needs to exist (a Fly app: its registry repository comes with it).
+   * Nothing that serves traffic changes here.
+   */
   preflight?(artifact: Artifact<Details>, ctx: TargetContext<Config>): Promise<void>
   deploy(artifact: Artifact<Details>, ctx: TargetContext<Config>): Promise<Deployment>
   status?(ctx: TargetContext<Config>): Promise<Deployment | undefined>

@@ -82,12 +82,10 @@ export class DeploymentLog implements DeploymentHistory {
     return {
       file: this.file,
       all: () => this.list(target),
-      inEnv: () => this.list(target).filter(inEnv(env)),
       latest: () => this.latest(target, env),
       lastReady: () => this.lastReady(target, env),
       find: (ref) => this.find(target, ref, env),
       previousReady: () => this.previousReady(target, env),
-      append: (d) => this.append(d),
     }
   }
 }

@@ -56,3 +56,4 @@ export function formatError(err: unknown, verbose = false): string {
     ? `${text}\n${e.stack ?? ''}`
     : `${text}\n  hint: this looks like a bug in mlx; re-run with --verbose and report the stack trace.`
 }
+

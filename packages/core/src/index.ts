@@ -28,6 +28,7 @@ export { waitUntil, done, pending, type Poll, type WaitOptions } from './deploy/
 export { withRetries, interrupted, DEFAULT_MAX_DELAY_MS, type RetryPolicy, type RetryDecision, type RetryInfo, type RetryOptions } from './deploy/retry.js'
 export { Redactor, secrets } from './deploy/redact.js'
 export { ReleaseFolders } from './deploy/releases.js'
+export { DeployFailedError } from './deploy/failure.js'
 export { retrySettings, type RetrySettings } from './deploy/settings.js'
 export { systemClock, type Clock } from './deploy/clock.js'
 export { defineTarget, type ConfigOf, type ArtifactOf } from './deploy/define.js'

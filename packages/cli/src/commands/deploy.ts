@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import { curlExamples, deployArtifact } from '@mlx/core'
+import { curlExamples, deployArtifact, secrets } from '@mlx/core'
 import { MlxCommand } from '../base.js'
 import { openProject } from '../context.js'
 import { packageProject } from '../flow.js'
@@ -34,7 +34,7 @@ export default class Deploy extends MlxCommand {
       if (flags['dry-run']) {
         // Only a dry run asks for the plan: a target's plan may read the platform's live state.
         const plan = await target.plan(artifact, ctx)
-        const steps = plan.steps.map((s) => ({ action: s.action, detail: ctx.redact(s.detail) }))
+        const steps = plan.steps.map((s) => ({ action: s.action, detail: secrets.redact(s.detail) }))
         this.say(`Dry run: deploying ${project.name} ${artifact.version} to ${target.name} would:`)
         steps.forEach((s, i) => this.say(`  ${i + 1}. ${s.action}: ${s.detail}`))
         return { dryRun: true, target: target.name, version: artifact.version, paths: artifact.paths, plan: steps }

@@ -111,7 +111,6 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
         signal,
         onRetry: (i) => log.info(`  ${i.what}: ${i.reason}; retry ${i.attempt} in ${(i.waitMs / 1000).toFixed(1)}s`),
       }),
-    sleep: (ms) => services.clock.sleep(ms, signal),
     record: (fields): Deployment =>
       redactor.redactValue({
         target: opts.target.name,
@@ -122,7 +121,6 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
         ...fields,
       }),
     releases: (name = 'releases') => new ReleaseFolders(path.join(outDir, name)),
-    redact: (text) => redactor.redact(text),
     secret: (v) => redactor.add(v),
   }
 }

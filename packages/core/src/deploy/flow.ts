@@ -7,6 +7,7 @@ import path from 'node:path'
 import { buildBundle, type Bundle } from '../bundle/bundle.js'
 import type { Artifact, Deployment, ImageHandle, Target, TargetContext } from '../contracts.js'
 import { isMlxError, MlxError } from '../errors.js'
+import { DeployFailedError } from './failure.js'
 import type { PluginRegistry } from '../plugins/registry.js'
 import type { Project } from '../project.js'
 import type { Logger } from '../types.js'
@@ -142,7 +143,9 @@ export async function deployArtifact(run: PackageRun, registry: PluginRegistry):
     return deployment
   } catch (err) {
     // Every attempt is recorded, so status and a re-run know a deploy failed, and which.
-    new DeploymentLog(ctx.project.root).append(ctx.record({ status: 'failed', version: artifact.version, digest: artifact.digest, details: { error: secrets.redact((err as Error).message.split('\n')[0] ?? '') } }))
+    const log = new DeploymentLog(ctx.project.root)
+    log.append(ctx.record({ status: 'failed', version: artifact.version, digest: artifact.digest, details: { error: secrets.redact((err as Error).message.split('\n')[0] ?? '') } }))
+    if (err instanceof DeployFailedError && err.restored) log.append(secrets.redactValue(err.restored))
     throw err
   }
 }

@@ -1,4 +1,4 @@
-import { MlxError, type Deployment } from '@mlx/core'
+import { DeployFailedError, MlxError, type Deployment } from '@mlx/core'
 import { applyObjects, hintFor, pruneObjects, RolloutFailed, waitForRollout, type ApplyOptions } from './apply.js'
 import type { Cluster } from './cluster.js'
 import type { KubeObject } from './render.js'
@@ -42,5 +42,8 @@ async function restoreAfterFailure(err: unknown, kube: Cluster, objects: KubeObj
       cause: err,
     })
   }
-  return new MlxError('DEPLOY_FAILED', `${message}\nRelease ${previous.revision} (${previous.version}) was applied again and is serving.`, { hint, cause: err })
+  // Recorded after the failed attempt, so the last ready record is what serves again.
+  const { time: _was, ...same } = previous
+  const restored = opts.ctx.record({ ...same, details: { ...previous.details, restoredAfterFailure: true } })
+  return new DeployFailedError(`${message}\nRelease ${previous.revision} (${previous.version}) was applied again and is serving.`, { hint, cause: err, restored })
 }

@@ -11,7 +11,7 @@ export interface ApplyOptions {
   pollMs: number
   logLines: number
   /** The deploy's log, abort signal and poller. */
-  ctx: Pick<TargetContext, 'log' | 'signal' | 'waitUntil'>
+  ctx: Pick<TargetContext, 'log' | 'signal' | 'waitUntil' | 'record'>
 }
 
 const key = (o: KubeObject) => `${o.kind}/${o.metadata.name}`

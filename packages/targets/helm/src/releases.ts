@@ -19,8 +19,9 @@ export async function readManifests(file: string): Promise<KubeObject[]> {
 export const manifestsOf = (d: Deployment | undefined): string | undefined => (typeof d?.details?.manifests === 'string' ? d.details.manifests : undefined)
 
 /**
- * The last ready deployment of this release name in this namespace. A record made under another
+ * The last ready deployment of this release name in this namespace, whatever environment name it
+ * was made under (the objects are the same). A record made under another
  * name or namespace describes objects elsewhere, which a deploy must neither restore nor prune.
  */
 export const lastReadyRelease = (history: TargetHistory, release: string, namespace: string): Deployment | undefined =>
-  history.inEnv().filter((d) => d.status === 'ready' && d.details?.release === release && d.details?.namespace === namespace).at(-1)
+  history.all().filter((d) => d.status === 'ready' && d.details?.release === release && d.details?.namespace === namespace).at(-1)

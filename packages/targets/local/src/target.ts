@@ -1,6 +1,6 @@
 import { rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { defineTarget, MlxError, type Artifact, type ConfigOf, type Deployment, type TargetContext } from '@mlx/core'
+import { defineTarget, DeployFailedError, MlxError, type Artifact, type ConfigOf, type Deployment, type TargetContext } from '@mlx/core'
 import { freePort, isAlive, startBundle, stopProcess, tail, waitReady } from './process.js'
 
 const configSchema = {
@@ -111,7 +111,7 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
   const result = await ctx.log.step(`Starting ${artifact.version} on ${url}`, () => waitReady(ctx, url, pid, timeout))
   if (result !== 'ready') {
     await stopProcess(pid)
-    let restored = ''
+    let restored: Deployment | undefined
     const prevBundle = bundleOf(prev)
     if (prev && prevBundle && isAlive(prevPid) === false && (await stat(prevBundle).catch(() => undefined))) {
       // Back where it was: its own port and host, which this deploy's config may have changed.
@@ -119,15 +119,15 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
       const prevHost = String(prev.details?.host ?? cfg.host)
       const back = startBundle(prevBundle, prevPort, prevHost, logFile, env)
       const ok = await waitReady(ctx, `http://${displayHost(prevHost)}:${prevPort}`, back, timeout)
-      if (ok === 'ready') {
-        ctx.history.append({ ...prev, time: new Date().toISOString(), details: { ...prev.details, pid: back, restoredAfterFailure: artifact.version } })
-        restored = ` The previous release ${prev.version} was started again.`
-      }
+      const { time: _was, ...same } = prev // stamped now: the restart is a new fact
+      if (ok === 'ready') restored = ctx.record({ ...same, details: { ...prev.details, pid: back, restoredAfterFailure: artifact.version } })
     }
     const log = tail(logFile)
     const inUse = /PORT_IN_USE|EADDRINUSE/.test(log)
-    throw new MlxError(inUse ? 'PORT_IN_USE' : 'DEPLOY_FAILED', `release ${artifact.version} did not start on ${url}.${restored} Its output:\n${log}`, {
+    throw new DeployFailedError(`release ${artifact.version} did not start on ${url}.${restored ? ` The previous release ${prev!.version} was started again.` : ''} Its output:\n${log}`, {
+      code: inUse ? 'PORT_IN_USE' : 'DEPLOY_FAILED',
       hint: inUse ? `port ${cfg.port} is held by another process: stop it, or set targets.local.port in mlx.yaml.` : 'see the output above; the release passed its smoke run, so check the port and host settings.',
+      restored,
     })
   }
   return ctx.record({ url, version: artifact.version, digest: artifact.digest, details: { pid, bundle: bundleDir, log: logFile, port: cfg.port, host: cfg.host } })
