@@ -205,7 +205,7 @@ describe('mlx package / deploy / status on the local target', () => {
     const after = await mlx(['status', dir, '--json'])
     expect(JSON.parse(after.stdout).deployments[0]).toMatchObject({ status: 'ready', version: '1.0.0' })
     await rm(dir, { recursive: true, force: true }).catch(() => {})
-  })
+  }, 180_000) // two deploys, each a bundle build and a smoke start
 
   it('rolls back to the previous ready release, or to the one named by --to, and records it', async () => {
     const port = await freePort()
@@ -238,5 +238,5 @@ describe('mlx package / deploy / status on the local target', () => {
     const history = JSON.parse(await readFile(path.join(dir, '.mlx/deployments.json'), 'utf8')).deployments
     expect(history.map((d: { version: string; details?: { rollback?: boolean } }) => `${d.version}${d.details?.rollback ? ' (rollback)' : ''}`)).toEqual(['1.0.0', '1.1.0', '1.0.0 (rollback)', '1.1.0 (rollback)'])
     await rm(dir, { recursive: true, force: true }).catch(() => {})
-  })
+  }, 240_000) // three deploys and two rollbacks, each a bundle build and a smoke start: a minute alone, more on a loaded 2-core machine
 })
