@@ -17,7 +17,7 @@ export { compileFrameReader, frameRows, type Frame, type Column } from './server
 export { registerStep, stepNames, type StepDefinition, type PostContext, type PostOp, type CompileContext } from './server/postprocess.js'
 export { buildOpenApi } from './server/openapi.js'
 export { tensorToJson, jsonToTensor, frameToFeeds } from './server/tensors.js'
-export { buildBundle, digestOf, BUNDLE_INFO, type Bundle, type BundleInfo, type BundleOptions } from './bundle/bundle.js'
+export { buildBundle, digestOf, shippedPaths, linkShippedFiles, BUNDLE_INFO, type Bundle, type BundleInfo, type BundleOptions } from './bundle/bundle.js'
 export { compileHandlerDir, compiledHandlerPath } from './bundle/handlers.js'
 export { copyClosure, hostPlatform, type Platform, type CopiedPackage } from './bundle/closure.js'
 export { DeploymentLog, matchesRef } from './deployments.js'

@@ -1,7 +1,7 @@
 // loadProject: the checks that need more than the schema (names that must match, files that must
 // exist inside the project, routes that must be unique, reference data), the environment overlay,
 // and what a valid project resolves to.
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -77,7 +77,7 @@ describe('loadProject: a valid project', () => {
     expect(p.endpoints[0]).toMatchObject({ name: 'predict', method: 'POST', path: '/predict', models: ['titanic'], postprocess: [], preprocess: [] })
     expect(p.endpoints[0]!.input.style).toBe('both')
     expect(p.endpoints[0]!.input.features).toEqual([expect.objectContaining({ name: 'age', type: 'number', nullable: false, required: true })])
-    expect(p.server).toEqual({ bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000 })
+    expect(p.server).toEqual({ bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000, shutdownGraceSeconds: 8 })
     expect(p.environments).toEqual([])
     expect(p.environment).toBeUndefined()
   })
@@ -223,6 +223,102 @@ ${FEATURES}`)
   it('rejects both features and a JSON schema on one endpoint', async () => {
     const err = await failure(await project(BASE + '      schema: { type: object }\n'))
     expect(err.message).toMatch(/endpoints\.predict\.input\.schema: give either features\/reference or a JSON schema, not both/)
+  })
+})
+
+describe('loadProject: routes the server could not serve', () => {
+  it('refuses an endpoint on a built-in route, at its path', async () => {
+    for (const route of ['/metrics', '/docs', '/healthz', '/readyz', '/openapi.json', '/v2', '/docs/mine', '/v2/models/titanic/infer', '/metrics/']) {
+      const err = await failure(await project(`${BASE}    path: ${route}\n`))
+      expect(err.code, route).toBe('MANIFEST_INVALID')
+      expect(err.message, route).toMatch(new RegExp(`mlx\\.yaml:13:11: endpoints\\.predict\\.path: POST ${route.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is a built-in route: the server serves `))
+      expect(err.hint).toMatch(/another path/)
+    }
+  })
+
+  it('refuses an endpoint whose name makes its default path a built-in route, at the endpoint', async () => {
+    const err = await failure(await project(BASE.replace('  predict:\n', '  metrics:\n')))
+    expect(err.message).toMatch(/mlx\.yaml:9:5: endpoints\.metrics: POST \/metrics is a built-in route: the server serves Prometheus metrics at \/metrics \(the default path is the endpoint's name\)/)
+  })
+
+  it('refuses two endpoints a trailing slash or a parameter name apart', async () => {
+    const slash = await failure(await project(`${BASE}    path: /p\n  again:\n    model: titanic\n    path: /p/\n${FEATURES}`))
+    expect(slash.message).toMatch(/mlx\.yaml:16:11: endpoints\.again\.path: POST \/p\/ is already served by endpoint 'predict' \(POST \/p\)/)
+    const param = await failure(await project(`${BASE}    path: /u/:id\n  again:\n    model: titanic\n    path: /u/:name\n${FEATURES}`))
+    expect(param.message).toMatch(/mlx\.yaml:16:11: endpoints\.again\.path: POST \/u\/:name is already served by endpoint 'predict' \(POST \/u\/:id\)/)
+  })
+
+  it('refuses a path no request can reach', async () => {
+    const err = await failure(await project(`${BASE}    path: /predict?v=2\n`))
+    expect(err.message).toMatch(/mlx\.yaml:13:11: endpoints\.predict\.path: '\/predict\?v=2' contains '\?'/)
+  })
+})
+
+describe('loadProject: symbolic links are checked where they resolve', () => {
+  /** A file outside every test project, that a link may point at. */
+  const outside = async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mlx-elsewhere-'))
+    elsewhere.push(dir)
+    await copyFile(TITANIC_ONNX, path.join(dir, 'secret.onnx'))
+    return dir
+  }
+  const elsewhere: string[] = []
+  afterAll(async () => {
+    for (const d of elsewhere) await rm(d, { recursive: true, force: true })
+  })
+
+  it('refuses a model file that is a link to a file outside the project, naming the key and the link', async () => {
+    const away = await outside()
+    const dir = await project(BASE.replace('path: model.onnx', 'path: model/x.onnx'), {}, false)
+    await mkdir(path.join(dir, 'model'))
+    await symlink(path.join(away, 'secret.onnx'), path.join(dir, 'model/x.onnx'))
+    const err = await failure(dir)
+    expect(err.code).toBe('MANIFEST_INVALID')
+    expect(err.message).toContain(`mlx.yaml:6:11: models.titanic.path: model file 'model/x.onnx': '${path.join('model', 'x.onnx')}' is a symbolic link to ${path.join(away, 'secret.onnx')}`)
+    expect(err.message).toContain('outside the project folder')
+    expect(err.hint).toMatch(/copy the file into the project folder/)
+  })
+
+  it('refuses a path through a linked folder, naming the folder link', async () => {
+    const away = await outside()
+    const dir = await project(BASE.replace('path: model.onnx', 'path: model/secret.onnx'), {}, false)
+    await symlink(away, path.join(dir, 'model'), 'dir')
+    const err = await failure(dir)
+    expect(err.message).toMatch(new RegExp(`models\\.titanic\\.path: model file 'model/secret\\.onnx': 'model' is a symbolic link to ${away.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(resolves to .*secret\\.onnx\\), outside the project folder`))
+  })
+
+  it('refuses a model folder or an included folder that holds a link leading out', async () => {
+    const away = await outside()
+    const dir = await project(BASE.replace('path: model.onnx', 'path: model') + 'include:\n  - extra\n', { 'model/model.json': '{}', 'extra/a.txt': 'a' }, false)
+    await symlink(path.join(away, 'secret.onnx'), path.join(dir, 'model/weights.bin'))
+    const err = await failure(dir)
+    expect(err.message).toMatch(/mlx\.yaml:6:11: models\.titanic\.path: model file 'model': 'model\/weights\.bin' is a symbolic link to /)
+    await rm(path.join(dir, 'model/weights.bin'))
+    await mkdir(path.join(dir, 'extra/deep'))
+    await symlink(away, path.join(dir, 'extra/deep/more'), 'dir')
+    const inc = await failure(dir)
+    expect(inc.message).toMatch(/mlx\.yaml:14:5: include\[0\]: included file 'extra': 'extra\/deep\/more' is a symbolic link to /)
+  })
+
+  it('refuses a reference file and a handler that lead out', async () => {
+    const away = await outside()
+    await writeFile(path.join(away, 'ref.csv'), CSV)
+    await writeFile(path.join(away, 'h.mjs'), 'export default () => 1\n')
+    const ref = await project(BASE.replace(FEATURES, '    input:\n      reference: ref.csv\n      label: survived\n'))
+    await symlink(path.join(away, 'ref.csv'), path.join(ref, 'ref.csv'))
+    expect((await failure(ref)).message).toMatch(/endpoints\.predict\.input\.reference: reference data 'ref\.csv': 'ref\.csv' is a symbolic link to /)
+    const handler = await project(BASE.replace('    model: titanic\n', '    model: titanic\n    handler: src/h.mjs\n'), {}, true)
+    await mkdir(path.join(handler, 'src'))
+    await symlink(path.join(away, 'h.mjs'), path.join(handler, 'src/h.mjs'))
+    expect((await failure(handler)).message).toMatch(/endpoints\.predict\.handler: handler 'src\/h\.mjs': 'src\/h\.mjs' is a symbolic link to /)
+  })
+
+  it('accepts links that stay inside the project', async () => {
+    const dir = await project(BASE.replace('path: model.onnx', 'path: model/current.onnx'))
+    await mkdir(path.join(dir, 'model'))
+    await symlink('../model.onnx', path.join(dir, 'model/current.onnx'))
+    const p = await loadProject(dir)
+    expect(p.models.titanic!.path).toBe(path.join(dir, 'model/current.onnx'))
   })
 })
 

@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError } from './errors.js'
+import { LINK_HINT, escapingLink, escapingLinkUnder, isInside, linkText } from './manifest/inside.js'
 import { readManifest, type ReadManifest } from './manifest/load.js'
 import { dotted } from './manifest/located.js'
+import { checkRoutes } from './manifest/routes.js'
 import type { EndpointDecl, FeatureDecl, ManifestDecl, ServerDecl, StepDecl } from './manifest/types.js'
 import type { JSONSchema } from './types.js'
 import { readTable } from './data/index.js'
@@ -79,7 +81,7 @@ export interface Project {
   readonly decl: ManifestDecl
 }
 
-const SERVER_DEFAULTS: Required<ServerDecl> = { bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000 }
+const SERVER_DEFAULTS: Required<ServerDecl> = { bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000, shutdownGraceSeconds: 8 }
 
 /**
  * Reads, checks and resolves a project once: every later stage (serve, bundle, package, deploy)
@@ -95,13 +97,17 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
 
   const inside = async (p: (string | number)[], rel: string, what: string): Promise<string> => {
     const abs = path.resolve(root, rel)
-    const back = path.relative(root, abs)
-    if (back.startsWith('..') || path.isAbsolute(back)) {
+    if (!isInside(root, abs)) {
       fail(p, `${what} '${rel}' is outside the project folder ${root}`, `move the file into the project folder and use a relative path; everything a deployment needs must ship with it.`)
     }
-    if (!(await stat(abs).catch(() => undefined))) {
+    const found = await stat(abs).catch(() => undefined)
+    if (!found) {
       fail(p, `${what} '${rel}' does not exist (looked for ${abs})`, `check the path (it is relative to ${path.basename(file)}), or create the file${what === 'model file' ? ' by running the training script' : ''}.`, what === 'model file' ? 'MODEL_NOT_FOUND' : 'MANIFEST_INVALID')
     }
+    // The text of the path is inside; where it resolves must be too, or a link would carry a file
+    // from elsewhere on this machine into every bundle and image.
+    const escape = (await escapingLink(root, abs)) ?? (found!.isDirectory() && what !== 'handler' ? await escapingLinkUnder(root, abs, true) : undefined)
+    if (escape) fail(p, `${what} '${rel}': ${linkText(escape)}, outside the project folder ${root}`, LINK_HINT)
     return abs
   }
 
@@ -114,7 +120,13 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
   const include: string[] = []
   for (const [i, rel] of (decl.include ?? []).entries()) include.push(await inside(['include', i], rel, 'included file'))
 
-  const routes = new Map<string, string>()
+  const methodOf = (e: EndpointDecl) => e.method ?? (e.input?.style === 'query' ? 'GET' : 'POST')
+  const clash = await checkRoutes(Object.entries(decl.endpoints).map(([name, e]) => ({ name, method: methodOf(e), path: e.path ?? `/${name}` })))
+  if (clash) {
+    const declared = decl.endpoints[clash.endpoint]!.path !== undefined
+    fail(declared ? ['endpoints', clash.endpoint, 'path'] : ['endpoints', clash.endpoint], declared ? clash.message : `${clash.message} (the default path is the endpoint's name)`, clash.hint)
+  }
+
   const endpoints: EndpointSpec[] = []
   for (const [name, e] of Object.entries(decl.endpoints)) {
     const used = [...(e.model ? [e.model] : []), ...(e.models ?? [])]
@@ -127,11 +139,8 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     if (used.length === 0 && !e.handler) {
       fail(['endpoints', name], `needs a model or a handler`, `add 'model: <name>' (one of: ${declared.join(', ')}) or 'handler: src/${name}.ts'.`)
     }
-    const method = e.method ?? (e.input?.style === 'query' ? 'GET' : 'POST')
+    const method = methodOf(e)
     const route = e.path ?? `/${name}`
-    const key = `${method} ${route}`
-    if (routes.has(key)) fail(['endpoints', name, 'path'], `${key} is already served by endpoint '${routes.get(key)}'`, 'give each endpoint its own path or method.')
-    routes.set(key, name)
     const handler = e.handler ? { source: await inside(['endpoints', name, 'handler'], e.handler, 'handler'), relPath: e.handler } : undefined
     const input = await resolveInput(e, name, root, inside, fail)
     endpoints.push({

@@ -1,16 +1,19 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { Args, Flags } from '@oclif/core'
-import { loadServing, MlxError, RequestInvalid, stepNames, targetConfig, type Project, type Serving } from '@mlx/core'
+import { createServer, isMlxError, linkShippedFiles, MlxError, RequestInvalid, stepNames, targetConfig, type MlxServer, type Project, type Runtime, type Serving } from '@mlx/core'
 import { MlxCommand } from '../base.js'
 import { loadHandlers, openProject } from '../context.js'
 
 export default class Validate extends MlxCommand {
   static override summary = 'Check mlx.yaml: schema, paths, models, endpoints and target settings.'
-  static override description = 'Loads every model and compiles every endpoint the way `mlx serve` would, without opening a port.'
+  static override description = 'Builds the server `mlx serve` and every bundle run, without opening a port: its routes, every model and endpoint (reading only the files a bundle would carry), then runs each endpoint on its docs example.'
   static override examples = ['<%= config.bin %> validate examples/titanic', '<%= config.bin %> validate --env prod --json']
   static override args = { dir: Args.string({ description: 'Project folder (holds mlx.yaml).', default: '.' }) }
   static override flags = {
     env: Flags.string({ description: 'Environment overlay to check (from environments: in mlx.yaml).' }),
-    'skip-models': Flags.boolean({ description: 'Do not load the models (schema and paths only).', default: false }),
+    'skip-models': Flags.boolean({ description: 'Do not load the models or handlers (schema, paths, routes and target settings only).', default: false }),
   }
 
   async run() {
@@ -27,15 +30,26 @@ export default class Validate extends MlxCommand {
       targets.push(name)
     }
     for (const m of Object.values(project.models)) registry.runtime(m.runtime)
-    if (!flags['skip-models']) {
-      const serving = await this.out.step('Loading models and compiling endpoints', async () =>
-        loadServing(project, { runtime: (n) => registry.runtime(n), handlers: await loadHandlers(project), log: this.out }),
-      )
+    const skip = flags['skip-models']
+    const handlers = skip ? undefined : await loadHandlers(project)
+    // The server `mlx serve` and every bundle run, built here without a port: what it refuses at
+    // start (its routes, its plugins, the OpenAPI document, then the models and endpoints) is
+    // refused now. It serves from a stand-in for the bundle's files, so a file the endpoints read
+    // that would not ship fails here too. With --skip-models nothing loads; the rest is built.
+    const view = await mkdtemp(path.join(os.tmpdir(), 'mlx-validate-'))
+    try {
+      const served = !skip && (await linkShippedFiles(project, view)) ? { ...project, root: view } : project
+      const server = await httpApp(served, { runtime: skip ? () => NOT_LOADED : (n) => registry.runtime(n), handlers, log: this.out })
       try {
-        await this.out.step('Running each endpoint on its docs example', () => tryExamples(project, serving))
+        if (!skip) {
+          const serving = await this.out.step('Loading models and compiling endpoints', () => asInBundle(server.ready, view))
+          await this.out.step('Running each endpoint on its docs example', () => asInBundle(tryExamples(project, serving), view))
+        }
       } finally {
-        await serving.dispose()
+        await server.close()
       }
+    } finally {
+      await rm(view, { recursive: true, force: true })
     }
     this.say(`✔ ${project.manifestFile} is valid: ${Object.keys(project.models).length} model(s), ${project.endpoints.length} endpoint(s)${targets.length ? `, targets: ${targets.join(', ')}` : ''}.`)
     return {
@@ -47,6 +61,40 @@ export default class Validate extends MlxCommand {
       targets,
       steps: stepNames(),
     }
+  }
+}
+
+/** Errors name the stand-in folder as what it stands for. */
+async function asInBundle<T>(work: Promise<T>, view: string): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof Error && err.message.includes(view)) err.message = err.message.replaceAll(`${view}${path.sep}`, "the bundle's ").replaceAll(view, 'the bundle')
+    throw err
+  }
+}
+
+/** Stands in for every runtime under --skip-models: the server is built, its models never load. */
+const NOT_LOADED: Runtime = {
+  name: 'not-loaded',
+  load: () => Promise.reject(new MlxError('USAGE', '--skip-models: models are not loaded')),
+}
+
+/** createServer and fastify's ready(): anything either refuses is a manifest problem, named as one. */
+async function httpApp(project: Project, opts: Parameters<typeof createServer>[1]): Promise<MlxServer> {
+  let server: MlxServer | undefined
+  try {
+    server = createServer(project, opts)
+    await server.app.ready()
+    return server
+  } catch (err) {
+    await server?.close().catch(() => {})
+    if (isMlxError(err)) throw err
+    throw new MlxError('MANIFEST_INVALID', `${project.manifestFile}: the server refuses this manifest at start: ${(err as Error).message.split('\n')[0]}`, {
+      hint: 'this is what `mlx serve` and the deployed app would fail with; fix the endpoint it names (routes, paths, input and output schemas) in mlx.yaml. --verbose shows the cause.',
+      file: project.manifestFile,
+      cause: err,
+    })
   }
 }
 

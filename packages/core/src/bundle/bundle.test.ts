@@ -3,7 +3,7 @@
 // nothing but what is inside. The bundle (~70 MB of onnxruntime-node) is built once per file.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -216,5 +216,53 @@ describe('buildBundle (titanic)', () => {
     } finally {
       await rm(runDir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('buildBundle: symbolic links are checked where they resolve', () => {
+  /** A titanic copy (loaded while still clean), a file outside it, and the rejection buildBundle gives. */
+  async function linkedAfterLoad(edit: (dir: string, away: string) => Promise<void>, yaml?: (y: string) => string, extra: Record<string, string> = {}): Promise<{ err: MlxError; away: string; out: string }> {
+    const dir = await mkdtemp(path.join(work, 'linked-'))
+    const away = await mkdtemp(path.join(tmpdir(), 'mlx-elsewhere-'))
+    await cp(TITANIC, dir, { recursive: true, filter: (f) => !f.includes(`${path.sep}.mlx`) })
+    if (yaml) await writeFile(path.join(dir, 'mlx.yaml'), yaml(await readFile(path.join(dir, 'mlx.yaml'), 'utf8')))
+    for (const [rel, text] of Object.entries(extra)) {
+      await mkdir(path.dirname(path.join(dir, rel)), { recursive: true })
+      await writeFile(path.join(dir, rel), text)
+    }
+    await writeFile(path.join(away, 'secret.txt'), 'canary-not-for-the-bundle\n')
+    const loaded = await loadProject(dir)
+    await edit(dir, away)
+    const out = path.join(work, `out-${path.basename(dir)}`)
+    const err = await buildBundle(loaded, { outDir: out, runtimePackages, coreDir: CORE_DIR }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await rm(away, { recursive: true, force: true })
+    expect(err, 'buildBundle should have refused the link').toBeInstanceOf(MlxError)
+    return { err: err as MlxError, away, out }
+  }
+
+  it('refuses a model file that became a link to a file outside the project, naming the key and the link', async () => {
+    const { err, away, out } = await linkedAfterLoad(async (dir, away) => {
+      await rm(path.join(dir, 'model/titanic.onnx'))
+      await symlink(path.join(away, 'secret.txt'), path.join(dir, 'model/titanic.onnx'))
+    })
+    expect(err.code).toBe('BUNDLE_FAILED')
+    expect(err.message).toContain(`models.titanic.path ('model/titanic.onnx'): 'model/titanic.onnx' is a symbolic link to ${path.join(away, 'secret.txt')}`)
+    expect(err.message).toContain('outside the project folder')
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it("refuses a link leading out of a handler's folder (which ships whole), naming the endpoint's key", async () => {
+    const { err, away } = await linkedAfterLoad(
+      async (dir, away) => {
+        await symlink(path.join(away, 'secret.txt'), path.join(dir, 'src/notes.txt'))
+      },
+      (y) => y.replace('endpoints:\n', 'endpoints:\n  about:\n    method: GET\n    handler: src/about.mjs\n'),
+      { 'src/about.mjs': 'export default () => ({ ok: true })\n' },
+    )
+    expect(err.code).toBe('BUNDLE_FAILED')
+    expect(err.message).toContain(`endpoints.about.handler ('src'): 'src/notes.txt' is a symbolic link to ${path.join(away, 'secret.txt')}`)
   })
 })

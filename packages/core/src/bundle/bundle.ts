@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import { cp, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError } from '../errors.js'
+import { LINK_HINT, escapingLink, isInside, linkText, type EscapingLink } from '../manifest/inside.js'
 import type { Project } from '../project.js'
 import type { PluginPackage } from '../plugins/discover.js'
 import { copyClosure, hostPlatform, lockfileFor, type CopiedPackage, type Platform } from './closure.js'
@@ -64,19 +65,33 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
   await mkdir(work, { recursive: true })
   try {
     const rel = (abs: string) => path.relative(project.root, abs)
-    const copyIn = async (abs: string) => cp(abs, path.join(work, rel(abs)), { recursive: true, dereference: true })
+    /** Copies a file or folder the manifest names (`key`), links resolved, none leading out of the project. */
+    const copyIn = async (abs: string, key: string) => {
+      const refuse = (l: EscapingLink) =>
+        new MlxError('BUNDLE_FAILED', `${key} ('${rel(abs)}'): ${linkText(l)}, outside the project folder ${project.root}; it is not copied into the bundle.`, { hint: LINK_HINT, file: project.manifestFile })
+      const whole = await escapingLink(project.root, abs)
+      if (whole) throw refuse(whole)
+      const realRoot = await realpath(project.root)
+      await cp(abs, path.join(work, rel(abs)), {
+        recursive: true,
+        dereference: true,
+        // A link inside a copied folder is checked where it resolves, like the path itself.
+        filter: async (src) => {
+          if (!(await lstat(src)).isSymbolicLink()) return true
+          const there = await realpath(src).catch(() => undefined)
+          if (there !== undefined && !isInside(realRoot, there)) throw refuse({ link: rel(src), target: await readlink(src), resolved: there })
+          return true
+        },
+      })
+    }
     await cp(project.manifestFile, path.join(work, 'mlx.yaml'))
-    for (const m of Object.values(project.models)) await copyIn(m.path)
-    for (const e of project.endpoints) if (e.input.reference) await copyIn(e.input.reference)
-    for (const f of project.include) await copyIn(f)
+    for (const s of shippedPaths(project)) await copyIn(s.path, s.key)
 
     const handlers: Record<string, string> = {}
     for (const e of project.endpoints) {
       if (!e.handler) continue
       const out = path.join(work, '.handlers', e.name)
       await compileHandlerDir(path.dirname(e.handler.source), out)
-      // The sources ship too (small): the bundled manifest still names them, and stack traces point at them.
-      await copyIn(path.dirname(e.handler.source))
       handlers[e.name] = path.relative(work, compiledHandlerPath(out, e.handler.relPath)).split(path.sep).join('/')
     }
 
@@ -131,6 +146,41 @@ export async function buildBundle(project: Project, opts: BundleOptions): Promis
       cause: err,
     })
   }
+}
+
+/**
+ * What a bundle carries from the project folder besides mlx.yaml, each with the manifest key that
+ * names it: models, reference data, included files, and each handler's folder (the sources ship
+ * too, small: the bundled manifest still names them, and stack traces point at them).
+ */
+export function shippedPaths(project: Project): { readonly key: string; readonly path: string }[] {
+  return [
+    ...Object.values(project.models).map((m) => ({ key: `models.${m.name}.path`, path: m.path })),
+    ...project.endpoints.flatMap((e) => (e.input.reference ? [{ key: `endpoints.${e.name}.input.reference`, path: e.input.reference }] : [])),
+    ...project.include.map((f, i) => ({ key: `include[${i}]`, path: f })),
+    ...project.endpoints.flatMap((e) => (e.handler ? [{ key: `endpoints.${e.name}.handler`, path: path.dirname(e.handler.source) }] : [])),
+  ]
+}
+
+/**
+ * A stand-in for a bundle's project files in `dir`: mlx.yaml and every shipped path, as links to
+ * the project's own. Serving with this as the root reads only what a bundle would hold, so a file
+ * the served app needs but that does not ship (a labels list outside models and include:) fails
+ * here, under `mlx validate`, instead of when the bundle starts.
+ */
+export async function linkShippedFiles(project: Project, dir: string): Promise<boolean> {
+  const rels = [...new Set(shippedPaths(project).map((s) => path.relative(project.root, s.path)))].sort((a, b) => a.length - b.length)
+  // A handler beside mlx.yaml ships the whole folder: nothing to stand in for.
+  if (rels.includes('')) return false
+  await symlink(project.manifestFile, path.join(dir, 'mlx.yaml'))
+  const linked: string[] = []
+  for (const rel of rels) {
+    if (rel === 'mlx.yaml' || linked.some((l) => rel.startsWith(l + path.sep))) continue
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true })
+    await symlink(path.join(project.root, rel), path.join(dir, rel))
+    linked.push(rel)
+  }
+  return true
 }
 
 /**

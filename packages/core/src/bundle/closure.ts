@@ -1,5 +1,7 @@
-import { cp, mkdir, readFile, readdir, realpath, stat } from 'node:fs/promises'
+import { cp, lstat, mkdir, readFile, readdir, readlink, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { MlxError } from '../errors.js'
+import { isInside } from '../manifest/inside.js'
 
 export interface Platform {
   /** Node's names: linux, darwin, win32 / x64, arm64. */
@@ -132,13 +134,23 @@ async function copyPackage(src: string, dst: string, pkg: PackageJson, local: bo
     await cp(from, path.join(dst, e.name), {
       recursive: true,
       dereference: true,
-      filter: (f) => {
+      filter: async (f) => {
         const rel = path.relative(src, f).split(path.sep).join('/')
         const base = path.basename(f)
         if (rel.includes('node_modules')) return false
         if (SKIP_FILE.test(base) && !KEEP_ALWAYS.test(base)) return false
         if (local && /\.test\.(js|ts)$/.test(base)) return false
-        return keep ? keep(rel) : true
+        if (keep && !keep(rel)) return false
+        // Links are copied as what they point to: only what the package itself holds may ship.
+        if ((await lstat(f)).isSymbolicLink()) {
+          const there = await realpath(f).catch(() => undefined)
+          if (there !== undefined && !isInside(src, there)) {
+            throw new MlxError('BUNDLE_FAILED', `${pkg.name}: ${rel} is a symbolic link to ${await readlink(f)}, outside the package (${src}); it is not copied into the bundle.`, {
+              hint: 'reinstall the package (npm ci); a link out of an installed package would carry a file from elsewhere on this machine into the bundle.',
+            })
+          }
+        }
+        return true
       },
     })
   }

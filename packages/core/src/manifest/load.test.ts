@@ -136,6 +136,49 @@ describe('readManifest', () => {
   })
 })
 
+describe('readManifest: YAML aliases', () => {
+  it('reports a "billion laughs" document as MANIFEST_SYNTAX at the alias that expands most, quickly', async () => {
+    const bomb = [
+      'name: demo',
+      'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+      'f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
+      'g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]',
+      'h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]',
+      'i: [*h, *h, *h, *h, *h, *h, *h, *h, *h]',
+      'models: {}',
+      'endpoints: {}',
+      '',
+    ].join('\n')
+    const started = Date.now()
+    const err = await problem(bomb)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(err.code).toBe('MANIFEST_SYNTAX')
+    // Line 10 holds the aliases of the largest anchor (*h: 9^8 strings and the lists around them).
+    expect(err.message).toMatch(/mlx\.yaml:10:5: invalid YAML: its aliases expand to too many values \(\*h here stands for 48,427,561 values\); .*billion laughs/)
+    expect(err.hint).toMatch(/fewer aliases of aliases/)
+    expect(err.file).toMatch(/mlx\.yaml$/)
+  })
+
+  it('answers at once for a document of many thousands of aliases too', async () => {
+    const many = `name: demo\nx: &x { a: 1, b: [1, 2, 3] }\nys:\n${'  - *x\n'.repeat(20_000)}models: {}\nendpoints: {}\n`
+    const started = Date.now()
+    const err = await problem(many)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(err.code).toBe('MANIFEST_SYNTAX')
+    expect(err.message).toMatch(/mlx\.yaml:4:5: invalid YAML: its aliases expand to too many values \(\*x here stands for 8 values\)/)
+  })
+
+  it('still reads a manifest that reuses a value through an alias', async () => {
+    const dir = await manifest(GOOD.replace('    model: titanic\n', '    model: titanic\n    summary: &s Survival\n    description: *s\n'))
+    const { decl } = await readManifest(dir)
+    expect(decl.endpoints.predict).toMatchObject({ summary: 'Survival', description: 'Survival' })
+  })
+})
+
 describe('closest', () => {
   it('finds the allowed word within edit distance 2, case-insensitively, or nothing', () => {
     expect(closest('modle', ['model', 'models', 'handler'])).toBe('model')

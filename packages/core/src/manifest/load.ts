@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js'
-import { LineCounter, parseDocument } from 'yaml'
+import { isAlias, isCollection, isPair, LineCounter, parseDocument, visit, type Document } from 'yaml'
 import { MlxError } from '../errors.js'
 import { manifestSchema } from './schema.js'
 import { SourceLocator, dotted, pointerToPath } from './located.js'
@@ -60,7 +60,12 @@ export async function readManifest(dirOrFile: string): Promise<ReadManifest> {
       file,
     })
   }
-  const decl = doc.toJS({ maxAliasCount: 100 }) as unknown
+  let decl: unknown
+  try {
+    decl = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+  } catch (err) {
+    throw yamlExpansionError(err, doc, lines, rel, file)
+  }
   const locator = new SourceLocator(doc, lines, rel)
   if (decl === null || typeof decl !== 'object' || Array.isArray(decl)) {
     throw new MlxError('MANIFEST_INVALID', `${rel}: expected a mapping with name, models and endpoints.`, {
@@ -77,6 +82,67 @@ export async function readManifest(dirOrFile: string): Promise<ReadManifest> {
     })
   }
   return { file, decl: decl as ManifestDecl, locator }
+}
+
+/** yaml's guard against "billion laughs" documents: alias expansions allowed while converting. */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * yaml refuses (ReferenceError) a document whose aliases expand past MAX_ALIAS_COUNT: a manifest
+ * problem with a line, not a bug in mlx. The line is the alias that stands for the most nodes.
+ */
+function yamlExpansionError(err: unknown, doc: Document, lines: LineCounter, rel: string, file: string): MlxError {
+  const first = (err as Error).message.split('\n')[0]
+  if (!/alias/i.test(first ?? '')) {
+    return new MlxError('MANIFEST_SYNTAX', `${rel}: invalid YAML: ${first}`, { hint: 'fix the YAML at the anchors (&name) and aliases (*name) it uses.', file, cause: err })
+  }
+  const worst = largestAlias(doc)
+  const pos = worst?.offset !== undefined ? lines.linePos(worst.offset) : undefined
+  const where = pos ? `${rel}:${pos.line}:${pos.col}` : rel
+  return new MlxError(
+    'MANIFEST_SYNTAX',
+    `${where}: invalid YAML: its aliases expand to too many values${worst ? ` (*${worst.name} here stands for ${worst.size.toLocaleString('en-US')} values)` : ''}; a document whose aliases nest like this ("billion laughs") is refused`,
+    {
+      hint: `write the values out, or use fewer aliases of aliases (at most ${MAX_ALIAS_COUNT} alias expansions in all).`,
+      file,
+      cause: err,
+    },
+  )
+}
+
+/**
+ * The alias whose expansion is largest, by counting nodes: one pass finds what each alias stands
+ * for (the last anchor of its name before it, as yaml resolves it), each anchor is counted once.
+ */
+function largestAlias(doc: Document): { name: string; size: number; offset?: number } | undefined {
+  const anchors = new Map<string, unknown>()
+  const targets = new Map<unknown, unknown>()
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) targets.set(node, anchors.get(node.source))
+      else if (node.anchor) anchors.set(node.anchor, node)
+    },
+  })
+  const sizes = new Map<unknown, number>()
+  let worst: { name: string; size: number; offset?: number } | undefined
+  const size = (node: unknown, depth: number): number => {
+    const known = sizes.get(node)
+    if (known !== undefined) return known
+    if (depth > 500) return 1
+    sizes.set(node, 1) // an alias inside its own anchor counts once
+    let n = 1
+    if (isAlias(node)) {
+      const target = targets.get(node)
+      n = target ? size(target, depth + 1) : 1
+      if (!worst || n > worst.size) worst = { name: node.source, size: n, offset: node.range?.[0] }
+    } else if (isCollection(node)) {
+      for (const item of node.items) n += isPair(item) ? size(item.key, depth + 1) + size(item.value, depth + 1) : size(item, depth + 1)
+    }
+    sizes.set(node, n)
+    return n
+  }
+  size(doc.contents, 0)
+  return worst
 }
 
 function describeErrors(errors: ErrorObject[], locator: SourceLocator): string[] {

@@ -44,6 +44,7 @@ export interface ServerDecl {
   maxBatchRows?: number
   cors?: boolean
   requestTimeoutMs?: number
+  shutdownGraceSeconds?: number
 }
 
 export interface ManifestDecl {
