@@ -288,6 +288,33 @@ describe('ubiops target', () => {
     expect(fake.calls.filter((c) => c.method === 'GET' && c.path.endsWith('/versions'))).toHaveLength(3)
   })
 
+  it('the retry rules as docs/ubiops.md states them: a plain 500 is retried on a GET and on the PATCH of the default, not on a POST; a 501 never is', async () => {
+    fake.reset()
+    fake.seed('face', faceFields, ['v1'], 'v1')
+    fake.fail('GET', /\/versions$/, 500, 1)
+    fake.fail('PATCH', /\/deployments\/face$/, 500, 1)
+    const { ctx } = await context({ localCheck: 'structure' })
+    const d = await ubiopsTarget.deploy(artifact, ctx)
+    expect(d).toMatchObject({ version: 'v2', details: { default: true, retried: 2 } })
+    const count = (method: string, p: RegExp) => fake.calls.filter((c) => c.method === method && p.test(c.path.replace(/\?.*/, ''))).length
+    expect(count('GET', /\/deployments\/face\/versions$/)).toBe(2)
+    expect(count('PATCH', /\/deployments\/face$/)).toBe(2)
+
+    fake.reset()
+    fake.seed('face', faceFields, ['v1'], 'v1')
+    fake.fail('POST', /\/versions$/, 500, 1)
+    const err = await ubiopsTarget.deploy(artifact, ctx).catch((e: unknown) => e)
+    expect((err as Error).message).toMatch(/^UbiOps POST \/v2\.1\/projects\/mlx-tests\/deployments\/face\/versions: HTTP 500: injected failure$/)
+    expect(count('POST', /\/deployments\/face\/versions$/)).toBe(1)
+
+    fake.reset()
+    fake.seed('face', faceFields, ['v1'], 'v1')
+    fake.fail('GET', /\/versions$/, 501, 1)
+    const err501 = await ubiopsTarget.deploy(artifact, ctx).catch((e: unknown) => e)
+    expect((err501 as Error).message).toMatch(/versions: HTTP 501/)
+    expect(count('GET', /\/deployments\/face\/versions$/)).toBe(1)
+  })
+
   it('a failed test request leaves the previous default in place; an existing deployment with other fields is refused before any change', async () => {
     fake.reset()
     fake.seed('face', faceFields, ['v1'], 'v1')

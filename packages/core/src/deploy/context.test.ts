@@ -1,4 +1,6 @@
 import { cpSync, mkdtempSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +13,8 @@ import type { Logger } from '../types.js'
 import { done, pending } from './poll.js'
 import { defineTarget } from './define.js'
 import { contextFor, rollbackTarget } from './flow.js'
+import { createTargetContext } from './context.js'
+import type { MlxError } from '../errors.js'
 import { retrySettings } from './settings.js'
 
 const TITANIC = fileURLToPath(new URL('../../../../examples/titanic', import.meta.url))
@@ -87,5 +91,55 @@ describe('the target context', () => {
     const back = await rollbackTarget(project, registry, { target: 'acme', log })
     expect(back).toMatchObject({ revision: 'd-0', version: '0.9.0', details: { rollback: true } })
     expect(history.forTarget('acme').lastReady()?.revision).toBe('d-0')
+  })
+})
+
+describe('the deadlines of the context', () => {
+  // Answers the first request of each path, then accepts and never answers.
+  const seen = new Map<string, number>()
+  const server = createServer((req, res) => {
+    const n = (seen.get(req.url!) ?? 0) + 1
+    seen.set(req.url!, n)
+    if (n === 1) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"state":"building"}')
+  })
+  let base = ''
+  const context = async (signal?: AbortSignal) => {
+    if (!base) {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      server.unref()
+    }
+    const project = await loadProject(TITANIC)
+    // A minute per call and four retries: were the looks not bound by the wait, these tests would take minutes.
+    return createTargetContext({ project, target: acme, log: lines(), outDir: mkdtempSync(path.join(tmpdir(), 'mlx-ctx-')), signal, config: { apiUrl: base, retries: 4, retryBaseMs: 1, requestTimeoutSeconds: 60 } })
+  }
+
+  it('a look that the platform accepts and never answers ends the wait at its deadline (and a second), naming the wait, its last state, the call and the setting', async () => {
+    const ctx = await context()
+    const api = ctx.http({ platform: 'Acme', baseUrl: base })
+    const started = Date.now()
+    const err = (await ctx
+      .waitUntil('deploy d-1', async () => pending((await api.json<{ state: string }>({ path: '/deploys/d-1' })).state), { timeoutMs: 1000, intervalMs: 50, setting: 'targets.acme.deployTimeoutSeconds' })
+      .catch((e: unknown) => e)) as MlxError
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(err.message).toBe('deploy d-1: not done within 1s (last state: building); Acme GET /deploys/d-1 was still unanswered.')
+    expect(err.hint).toContain('raise targets.acme.deployTimeoutSeconds')
+  })
+
+  it('a platform client without a signal (ctx.retry) is cut by the wait it runs in, and by the deploy being aborted', async () => {
+    const ctx = await context()
+    const never = () => new Promise<never>(() => {})
+    const started = Date.now()
+    const err = (await ctx.waitUntil('revision r-1', () => ctx.retry('GET services/x', never, () => ({ retry: true, reason: 'again' })), { timeoutMs: 1000, intervalMs: 50 }).catch((e: unknown) => e)) as MlxError
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(err.message).toBe('revision r-1: not done within 1s; GET services/x was still unanswered.')
+
+    const abort = new AbortController()
+    const aborted = await context(abort.signal)
+    setTimeout(() => abort.abort(), 100)
+    const t = Date.now()
+    const stopped = (await aborted.retry('GET services/x', never, () => ({ retry: true, reason: 'again' })).catch((e: unknown) => e)) as MlxError
+    expect(Date.now() - t).toBeLessThan(5000)
+    expect(stopped.message).toMatch(/^GET services\/x: interrupted/)
   })
 })

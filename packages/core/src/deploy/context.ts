@@ -7,8 +7,8 @@ import type { Project } from '../project.js'
 import { targetConfig } from '../targets.js'
 import type { Credentials, Logger } from '../types.js'
 import { systemClock, type Clock } from './clock.js'
-import { HttpClient, type Fetch } from './http.js'
-import { waitUntil } from './poll.js'
+import { CallCut, callScope, cutShort, HttpClient, type Fetch } from './http.js'
+import { waitUntil, type Poll, type WaitOptions } from './poll.js'
 import { secrets, type Redactor } from './redact.js'
 import { ReleaseFolders } from './releases.js'
 import { withRetries } from './retry.js'
@@ -100,10 +100,10 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
         },
         { fetch: services.fetch, clock: services.clock, redactor, log, signal },
       ),
-    waitUntil: (what, check, w) => waitUntil(what, check, w, deps),
+    waitUntil: (what, check, w) => boundedWait(what, check, w, deps),
     retry: (what, fn, classify) =>
       // A backstop a little past the setting: a client that enforces it itself (with a signal) fails first, with its own error.
-      withRetries(what, (attempt) => (requestTimeoutMs ? deadline(fn(attempt), requestTimeoutMs + 1000, what, settingOf('requestTimeoutSeconds')) : fn(attempt)), {
+      withRetries(what, (attempt) => deadline(fn(attempt), requestTimeoutMs === undefined ? undefined : requestTimeoutMs + 1000, what, settingOf('requestTimeoutSeconds'), signal), {
         retries: config.retries ?? 4,
         baseMs: config.retryBaseMs ?? 1000,
         classify,
@@ -127,12 +127,61 @@ export function createTargetContext<Config = Record<string, unknown>>(opts: Cont
 
 /**
  * A platform client that takes no signal (gax, the kubernetes client) still gets the per-call
- * deadline: the call is left to finish in the background, the deploy moves on with a clear error.
+ * deadline, the deploy's abort and the deadline of the wait it runs in: the call is left to
+ * finish in the background, the deploy moves on with a clear error.
  */
-function deadline<T>(work: Promise<T>, ms: number, what: string, setting: string): Promise<T> {
+function deadline<T>(work: Promise<T>, ms: number | undefined, what: string, setting: string, signal: AbortSignal): Promise<T> {
+  const scope = callScope.getStore()
+  const signals = [signal, ...(scope ? [scope] : [])]
   let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MlxError('DEPLOY_FAILED', `${what}: no answer within ${ms / 1000}s.`, { hint: `the platform accepted the call but did not answer; check its status, or raise ${setting}.` })), ms)
+    if (ms !== undefined) {
+      timer = setTimeout(() => reject(new MlxError('DEPLOY_FAILED', `${what}: no answer within ${ms / 1000}s.`, { hint: `the platform accepted the call but did not answer; check its status, or raise ${setting}.` })), ms)
+    }
+    onAbort = () => reject(scope?.aborted && !signal.aborted ? cutShort(scope, what) : (signal.reason as unknown))
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
+    if (signals.some((s) => s.aborted)) onAbort()
   })
-  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+  return Promise.race([work, late]).finally(() => {
+    clearTimeout(timer)
+    for (const s of signals) s.removeEventListener('abort', onAbort!)
+  })
+}
+
+/**
+ * ctx.waitUntil: poll.ts's loop, with its deadline also binding the looks. Each look runs in a
+ * call scope that is cut a second after the deadline (the look waitUntil makes at its deadline
+ * may still answer), so a platform that accepts a poll and never answers ends the wait when its
+ * setting says, not after that call's own timeout and retries.
+ */
+async function boundedWait<T>(what: string, check: (look: number) => Promise<Poll<T>>, w: WaitOptions, deps: { clock: Clock; signal: AbortSignal; log: Logger }): Promise<T> {
+  const cut = new AbortController()
+  const outer = callScope.getStore()
+  const scope = outer ? AbortSignal.any([outer, cut.signal]) : cut.signal
+  // Past setTimeout's range (~24 days) a timer would fire at once: such a wait is left to poll.ts alone.
+  const ms = w.timeoutMs + 1000
+  const timer = ms < 2 ** 31 ? setTimeout(() => cut.abort(new CallCut('DEPLOY_FAILED', `${what}: not done within ${Math.round(w.timeoutMs / 1000)}s.`)), ms) : undefined
+  let last: string | undefined
+  try {
+    return await waitUntil(
+      what,
+      async (look) => {
+        const r = await callScope.run(scope, () => check(look))
+        if (!r.done && r.status !== undefined) last = r.status
+        return r
+      },
+      w,
+      deps,
+    )
+  } catch (err) {
+    if (!cut.signal.aborted || deps.signal.aborted || outer?.aborted) throw err
+    const reason = cut.signal.reason as CallCut
+    throw reason.finish(
+      `${what}: not done within ${Math.round(w.timeoutMs / 1000)}s${last ? ` (last state: ${last})` : ''}${reason.call ? `; ${reason.call} was still unanswered` : ''}.`,
+      w.hint ?? `the platform stopped answering; \`mlx status\` shows where things stand${w.setting ? `; raise ${w.setting} if it only needs longer` : ''}.`,
+    )
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../log.js'
 import { isMlxError } from '../errors.js'
 import type { Clock } from './clock.js'
-import { ApiError, HttpClient } from './http.js'
+import { ApiError, CallCut, callScope, HttpClient } from './http.js'
 import { Redactor } from './redact.js'
 
 /** A local API whose routes misbehave on purpose; each test picks one by path. */
@@ -30,6 +30,11 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/missing') return json(404, { error: 'no such thing' })
     if (req.url === '/hang') return // accepts, never answers
     if (req.url === '/reset') return req.socket.destroy()
+    if (req.url === '/stall') {
+      // The headers, then half the body, then nothing: the body read is under the deadline too.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' })
+      return res.write('{"a":')
+    }
     json(418, {})
   })
 })
@@ -109,6 +114,26 @@ describe('HttpClient', () => {
     expect(err.message).toBe('Acme GET /hang: no answer within 0.2s.')
     expect((err as { hint?: string }).hint).toContain('targets.acme.requestTimeoutSeconds')
     expect(clock.waits).toHaveLength(1)
+  })
+
+  it('an answer whose body stalls after the headers times out like one that never came', async () => {
+    const { c, clock } = client({ timeoutMs: 200, retries: 1, timeoutSetting: 'targets.acme.requestTimeoutSeconds' })
+    const err = (await c.request({ path: '/stall' }).catch((e: unknown) => e)) as Error
+    expect(err.message).toBe('Acme GET /stall: no answer within 0.2s.')
+    expect((err as { hint?: string }).hint).toContain('targets.acme.requestTimeoutSeconds')
+    expect(clock.waits).toHaveLength(1)
+  })
+
+  it('a call in a scope (a wait) that is cut ends then, with the scope\'s error naming the call, and is not retried', async () => {
+    const { c, clock } = client({ timeoutMs: 60_000, retries: 3 })
+    const scope = new AbortController()
+    setTimeout(() => scope.abort(new CallCut('DEPLOY_FAILED', 'build x: not done within 1s.')), 100)
+    const started = Date.now()
+    const err = (await callScope.run(scope.signal, () => c.request({ path: '/hang' })).catch((e: unknown) => e)) as CallCut
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(err).toBe(scope.signal.reason)
+    expect(err.call).toBe('Acme GET /hang')
+    expect(clock.waits).toEqual([])
   })
 
   it('retries a reset connection, then says what happened on the wire', async () => {

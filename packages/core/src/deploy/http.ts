@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { MlxError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../types.js'
 import { retryAfterMs } from '../wait.js'
@@ -127,6 +128,33 @@ const SECRET_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|pro
 class Timeout extends Error {
   override name = 'TimeoutError'
 }
+
+/**
+ * A deadline wider than one call's, for the calls made inside it: a wait's looks run in one
+ * (ctx.waitUntil), so a look that hangs ends when the wait's time is up, not at the call's own
+ * timeout after all its retries. Its abort reason is what the call throws.
+ */
+export const callScope = new AsyncLocalStorage<AbortSignal>()
+
+/**
+ * The reason a call scope is aborted with: the first call it cuts names itself in `call`, and
+ * whoever owns the scope words the final message, so that code between the two (a look that
+ * records what it threw) sees the same error object go by.
+ */
+export class CallCut extends MlxError {
+  call?: string
+
+  finish(message: string, hint: string): this {
+    return Object.assign(this, { message, hint })
+  }
+}
+
+/** The scope's reason, naming the call it cut. */
+export function cutShort(scope: AbortSignal, call: string): unknown {
+  const r = scope.reason as unknown
+  if (r instanceof CallCut) r.call ??= call
+  return r
+}
 class RetryableStatus extends Error {
   constructor(readonly res: HttpResponse) {
     super(`HTTP ${res.status}`)
@@ -199,7 +227,7 @@ export class HttpClient {
       res = await withRetries(
         what,
         async () => {
-          const r = await this.attempt(method, url, headers, req, timeoutMs)
+          const r = await this.attempt(what, method, url, headers, req, timeoutMs)
           if (r.status >= 200 && r.status < 300) return r
           if (req.accept?.includes(r.status)) return r
           if (RETRYABLE_STATUS(r.status)) throw new RetryableStatus(r)
@@ -266,11 +294,13 @@ export class HttpClient {
     return Object.assign(err, { hint: this.redact(hint) }) as ApiError
   }
 
-  private async attempt(method: string, url: string, headers: Record<string, string>, req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+  private async attempt(what: string, method: string, url: string, headers: Record<string, string>, req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
     if (this.deps.signal.aborted) throw interrupted(`${this.opts.platform} ${method} ${pathOf(url)}`, this.deps.signal)
+    const scope = callScope.getStore()
+    if (scope?.aborted) throw cutShort(scope, what)
     const timer = new AbortController()
     const t = setTimeout(() => timer.abort(new Timeout()), timeoutMs)
-    const signal = AbortSignal.any([this.deps.signal, timer.signal])
+    const signal = AbortSignal.any([this.deps.signal, timer.signal, ...(scope ? [scope] : [])])
     try {
       const body = typeof req.body === 'function' ? await req.body() : req.body ?? (req.json !== undefined ? JSON.stringify(req.json) : undefined)
       const r = await this.deps.fetch(url, { method, headers, body, signal, ...(isStream(body) ? { duplex: 'half' } : {}) } as RequestInit)
@@ -289,8 +319,9 @@ export class HttpClient {
         },
       }
     } catch (err) {
-      if (timer.signal.aborted && !this.deps.signal.aborted) throw new Timeout()
       if (this.deps.signal.aborted) throw interrupted(`${this.opts.platform} ${method} ${pathOf(url)}`, this.deps.signal)
+      if (scope?.aborted) throw cutShort(scope, what)
+      if (timer.signal.aborted) throw new Timeout()
       throw err
     } finally {
       clearTimeout(t)

@@ -9,8 +9,25 @@ const MASK = '***'
 // Credentials written the way HTTP and config files spell them, in case a value was never registered.
 const SHAPES: readonly RegExp[] = [
   /\b(Bearer|Token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g,
-  /("?(?:authorization|x-api-key|api[-_]?key|project-access-token|password|token)"?\s*[:=]\s*"?)(?:(?:Bearer|Token|Basic)\s+)?[^\s",}]{6,}/gi,
+  /("?(?:authorization|x-api-key|api[-_]?key|project-access-token|password|token|client_secret|private_key|secret_access_key)"?\s*[:=]\s*"?)(?:(?:Bearer|Token|Basic)\s+)?[^\s",};&]{6,}/gi,
+  // A password in a URL: scheme://user:password@host.
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:)[^\s/@]+@/gi,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ]
+
+// Shorter secrets have too few base64 characters of their own: masking those would hit ordinary text.
+const MIN_BASE64 = 12
+
+/** The base64 characters that depend on `value`'s bytes alone, at each alignment, standard and URL-safe. */
+function base64Forms(value: string): string[] {
+  const forms: string[] = []
+  for (let pad = 0; pad < 3; pad++) {
+    const bytes = Buffer.concat([Buffer.alloc(pad), Buffer.from(value)])
+    const own = bytes.toString('base64').slice(pad ? 4 : 0, 4 * Math.floor(bytes.length / 3))
+    forms.push(own, own.replace(/\+/g, '-').replace(/\//g, '_'))
+  }
+  return forms
+}
 
 export class Redactor {
   private readonly secrets = new Set<string>()
@@ -18,15 +35,20 @@ export class Redactor {
   /** Registers a value that must never be shown; values shorter than 4 characters are ignored (they would mask ordinary text). */
   add(value: string | undefined | null): void {
     if (typeof value !== 'string' || value.length < 4) return
-    this.secrets.add(value)
-    // The forms a value takes on the wire: base64 in Basic auth, URL-encoded in query strings.
-    this.secrets.add(encodeURIComponent(value))
+    // The forms a value takes on the wire and in what echoes it: URL-encoded in query strings and
+    // forms, escaped inside JSON strings (a PEM key's newlines), and inside base64 (a Basic pair,
+    // a docker config's auth), where it shows at one of three alignments whatever surrounds it.
+    for (const form of [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1), ...(value.length >= MIN_BASE64 ? base64Forms(value) : [])]) {
+      if (form.length >= 4) this.secrets.add(form)
+    }
   }
 
   redact(text: string): string {
     let out = text
     // Longest first, so a secret that contains another is masked whole.
     for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) if (out.includes(s)) out = out.split(s).join(MASK)
+    out = out.replace(SHAPES[3]!, MASK)
+    out = out.replace(SHAPES[2]!, (_m, userinfo: string) => `${userinfo}${MASK}@`)
     out = out.replace(SHAPES[1]!, (_m, key: string) => `${key}${MASK}`)
     out = out.replace(SHAPES[0]!, (_m, scheme: string) => `${scheme} ${MASK}`)
     return out

@@ -1,6 +1,6 @@
 import { v2 } from '@google-cloud/run'
 import type { GoogleAuth } from 'google-auth-library'
-import { MlxError, retryAfterMs as parseRetryAfter, type RetryDecision } from '@mlx/core'
+import { MlxError, networkReason, retryAfterMs as parseRetryAfter, type RetryDecision } from '@mlx/core'
 import { endpointOptions, type CloudRunContext } from './config.js'
 import type { ServiceSpec } from './spec.js'
 
@@ -40,6 +40,9 @@ export interface IamPolicy {
   etag?: unknown
   auditConfigs?: unknown[]
 }
+
+/** A failure on the wire (no HTTP answer), as node's errors name it. */
+const NETWORK_CODE = /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/
 
 // gRPC status codes the REST transport maps HTTP statuses to.
 const NOT_FOUND = 5
@@ -196,6 +199,13 @@ export function apiError(what: string, err: unknown, hint: string): MlxError {
   const st = httpStatus(e)
   const denied = e?.code === 7 || st === 403
   const unauth = e?.code === 16 || st === 401
+  const wire = st === undefined && typeof e?.code === 'string' && NETWORK_CODE.test(e.code)
+  if (wire) {
+    return new MlxError('DEPLOY_FAILED', `${what}: the Cloud Run Admin API could not be reached: ${networkReason(err)}.`, {
+      hint: 'check the network and targets.cloudrun.apiEndpoint, then run the same command again.',
+      cause: err,
+    })
+  }
   return new MlxError(unauth ? 'CREDENTIALS_MISSING' : 'DEPLOY_FAILED', `${what}: ${apiMessage(err)}`, {
     hint: denied
       ? 'the credentials lack a permission: the deployer needs roles/run.admin and roles/iam.serviceAccountUser on the runtime service account (and roles/artifactregistry.writer to push).'

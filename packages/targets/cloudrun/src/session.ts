@@ -25,7 +25,7 @@ const loaded = new WeakMap<AbortSignal, Promise<Adc>>()
 export function credentialsFor(ctx: CloudRunContext, r: Resolved = resolveSettings(ctx)): Promise<Adc> {
   let adc = loaded.get(ctx.signal)
   if (!adc) {
-    adc = applicationDefault(r.project)
+    adc = applicationDefault(r.project, { retry: ctx.retry, secret: ctx.secret })
     loaded.set(ctx.signal, adc)
   }
   return adc

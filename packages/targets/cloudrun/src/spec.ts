@@ -92,6 +92,8 @@ export function serviceSpec(input: SpecInput): ServiceSpec {
       labels: { ...labels, 'mlx-version': labelValue(input.version), 'mlx-model': input.modelDigest.replace(/^sha256:/, '').slice(0, 12) },
       scaling: { minInstanceCount: cfg.minInstances, ...(cfg.maxInstances !== undefined ? { maxInstanceCount: cfg.maxInstances } : {}) },
       maxInstanceRequestConcurrency: cfg.concurrency,
+      // There is no grace setting: Cloud Run kills the instance 10 s after SIGTERM. The server's
+      // drain (server.shutdownGraceSeconds, default 8) and the second it takes to exit fit in it.
       timeout: `${cfg.timeoutSeconds}s`,
       ...(cfg.serviceAccount ? { serviceAccount: cfg.serviceAccount } : {}),
       containers: [

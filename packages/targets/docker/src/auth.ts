@@ -102,7 +102,7 @@ interface DockerConfig {
 }
 
 export function dockerConfigPath(env: Credentials): string {
-  const dir = env.get('DOCKER_CONFIG') ?? path.join(os.homedir(), '.docker')
+  const dir = env.setting('DOCKER_CONFIG') ?? path.join(os.homedir(), '.docker')
   return path.join(dir, 'config.json')
 }
 
@@ -118,13 +118,13 @@ export function dockerConfigPath(env: Credentials): string {
  * Nothing found: anonymous, which is enough to pull public images.
  */
 export async function findCredentials(registry: string, env: Credentials, opts: { destination: boolean }): Promise<BasicCredentials | undefined> {
-  const user = env.get('MLX_REGISTRY_USER')
+  const user = env.setting('MLX_REGISTRY_USER')
   const password = env.get('MLX_REGISTRY_PASSWORD')
   if (opts.destination && user && password) return { username: user, password, source: 'MLX_REGISTRY_USER/MLX_REGISTRY_PASSWORD' }
   if (registry === 'ghcr.io') {
     for (const name of ['GHCR_TOKEN', 'GITHUB_TOKEN']) {
       const token = env.get(name)
-      if (token) return { username: env.get('GITHUB_ACTOR') ?? user ?? 'mlx', password: token, source: name }
+      if (token) return { username: env.setting('GITHUB_ACTOR') ?? user ?? 'mlx', password: token, source: name }
     }
   }
   // podman/skopeo/buildah read their own auth.json before docker's file; the format is the same.
@@ -168,11 +168,11 @@ function userOf(auth: string | undefined): string | undefined {
 /** Where `podman login`, `skopeo login` and `docker login` keep credentials, in the order podman reads them. */
 export function authFiles(env: Credentials): string[] {
   const files: string[] = []
-  const explicit = env.get('REGISTRY_AUTH_FILE')
+  const explicit = env.setting('REGISTRY_AUTH_FILE')
   if (explicit) files.push(explicit)
-  const runtime = env.get('XDG_RUNTIME_DIR')
+  const runtime = env.setting('XDG_RUNTIME_DIR')
   if (runtime) files.push(path.join(runtime, 'containers', 'auth.json'))
-  files.push(path.join(env.get('XDG_CONFIG_HOME') ?? path.join(os.homedir(), '.config'), 'containers', 'auth.json'))
+  files.push(path.join(env.setting('XDG_CONFIG_HOME') ?? path.join(os.homedir(), '.config'), 'containers', 'auth.json'))
   files.push(dockerConfigPath(env))
   return files
 }

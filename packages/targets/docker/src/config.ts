@@ -18,6 +18,7 @@ export const configSchema = {
     source: { type: 'string', description: 'org.opencontainers.image.source label (links a GHCR package to its repository). Default: the git remote "origin".' },
     chunkSize: { type: 'integer', minimum: 65536, default: 16777216, description: 'Blobs above this many bytes are uploaded in chunks of this size.' },
     retries: { type: 'integer', minimum: 0, maximum: 10, default: 4, description: 'Retries per registry request (5xx, 429, dropped connections), with exponential backoff.' },
+    requestTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300, description: 'How long one registry request may take (connect, headers and body; one chunk of an upload is one request) before it is retried or fails.' },
   },
 } as const
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MlxError, type Bundle, type BuiltImage, type ImageBuildRequest, type ImageTool, type Project, type PushedImage } from '@mlx/core'
-import { findCredentials, type BasicCredentials } from './auth.js'
+import { basicHeader, findCredentials, type BasicCredentials } from './auth.js'
 import { DEFAULT_BASE, destination, dockerConfig, imageSettings, tryDestination, type DockerConfig } from './config.js'
 import { renderDockerfile } from './dockerfile.js'
 import { buildImage, formatBytes, type LayerInfo } from './image.js'
@@ -128,7 +128,7 @@ async function build(bundle: Bundle, req: ImageBuildRequest): Promise<BuiltImage
     {
       log: req.log,
       pinFile: path.join(req.outDir, 'base.json'),
-      registry: (name) => new RegistryClient({ registry: name, insecure: s.insecure && name === dest?.registry, log: req.log, signal: req.signal, attempts: cfg.retries + 1 }),
+      registry: (name) => new RegistryClient({ registry: name, insecure: s.insecure && name === dest?.registry, log: req.log, signal: req.signal, attempts: cfg.retries + 1, timeoutMs: cfg.requestTimeoutSeconds * 1000 }),
     },
   ).catch(async (err: unknown) => {
     if (err instanceof MlxError) throw err
@@ -213,13 +213,27 @@ export const dockerImages: ImageTool = {
     const d = image.details as ImageDetails
     const dest = destination(typeof req.flags.registry === 'string' && req.flags.registry ? req.flags.registry : (req.registry ?? s.registry), req.project, req.repository)
     const found: BasicCredentials | undefined = req.login ? { ...req.login } : await findCredentials(dest.registry, req.credentials, { destination: true })
-    if (found) req.redactor.add(found.password)
+    if (found) {
+      req.redactor.add(found.password)
+      // As a registry or a proxy would echo it back: the Basic pair, base64 and not.
+      req.redactor.add(basicHeader(found).slice('Basic '.length))
+    }
     if (!found && dest.registry === 'ghcr.io') {
       throw new MlxError('CREDENTIALS_MISSING', 'pushing to ghcr.io needs a token.', {
         hint: 'set GITHUB_TOKEN (in Actions, with `permissions: packages: write`) or GHCR_TOKEN (a PAT with write:packages), or `docker login ghcr.io`.',
       })
     }
-    const client = new RegistryClient({ registry: dest.registry, insecure: s.insecure, credentials: found, log: req.log, signal: req.signal, attempts: (s.cfg.retries ?? 4) + 1, chunkSize: s.cfg.chunkSize })
+    const client = new RegistryClient({
+      registry: dest.registry,
+      insecure: s.insecure,
+      credentials: found,
+      log: req.log,
+      signal: req.signal,
+      attempts: (s.cfg.retries ?? 4) + 1,
+      chunkSize: s.cfg.chunkSize,
+      timeoutMs: s.cfg.requestTimeoutSeconds * 1000,
+      secret: (v) => req.redactor.add(v),
+    })
     const repo = `${dest.registry}/${dest.repository}`
     try {
       const result = await req.log.step(`Pushing ${repo} (${image.tags.join(', ')})`, () =>
@@ -235,7 +249,9 @@ export const dockerImages: ImageTool = {
         hint:
           (err as RegistryError).status === 401 || (err as RegistryError).status === 403
             ? `check the registry credentials${found ? ` (from ${found.source})` : ''} (MLX_REGISTRY_USER/MLX_REGISTRY_PASSWORD, GITHUB_TOKEN/GHCR_TOKEN for ghcr.io, or ~/.docker/config.json).`
-            : 'run the same deploy again: blobs already in the registry are not sent twice, and the manifest is written only once every blob is there.',
+            : /no answer within/.test((err as Error).message)
+              ? `the registry accepted the connection but did not answer in time; check it, or raise targets.docker.requestTimeoutSeconds (${s.cfg.requestTimeoutSeconds}s) for a slow link. Blobs already there are not sent again.`
+              : 'run the same deploy again: blobs already in the registry are not sent twice, and the manifest is written only once every blob is there.',
         cause: err,
       })
     }

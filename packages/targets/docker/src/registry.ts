@@ -31,6 +31,8 @@ export interface RegistryClientOptions {
   readonly chunkSize?: number
   /** Per-request timeout (default 5 minutes). */
   readonly timeoutMs?: number
+  /** Gets every credential sent (see TransportOptions.secret). */
+  readonly secret?: (value: string) => void
 }
 
 export interface PushStats {
@@ -68,6 +70,7 @@ export class RegistryClient {
       backoffMs: opts.backoffMs ?? 500,
       timeoutMs: this.timeoutMs,
       onRetry: () => this.stats.retries++,
+      secret: opts.secret,
     })
     this.base = this.transport.base
   }
@@ -204,9 +207,10 @@ export class RegistryClient {
 
   private async startUpload(repo: string): Promise<string> {
     const res = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [`repository:${repo}:pull,push`] })
-    await res.body?.cancel()
     const loc = res.headers.get('location')
+    // A refusal's body says why (DENIED, a quota): read it before letting go of the answer.
     if (res.status !== 202 || !loc) await this.fail(res, `starting an upload to ${repo}`)
+    await res.body?.cancel()
     return this.url(loc!)
   }
 

@@ -59,7 +59,7 @@ export const dockerTarget = defineTarget({
     const slash = image.indexOf('/')
     const registry = image.slice(0, slash)
     const s = imageSettings(ctx.config, ctx.flags, ctx.credentials)
-    const client = new RegistryClient({ registry, insecure: s.insecure, credentials: await findCredentials(registry, ctx.credentials, { destination: true }), log: ctx.log, signal: ctx.signal, attempts: 2 })
+    const client = new RegistryClient({ registry, insecure: s.insecure, credentials: await findCredentials(registry, ctx.credentials, { destination: true }), log: ctx.log, signal: ctx.signal, attempts: 2, timeoutMs: ctx.config.requestTimeoutSeconds * 1000 })
     const there = await client.hasManifest(image.slice(slash + 1), last.digest).catch(() => undefined)
     return { ...last, status: there ? 'ready' : 'unknown' }
   },

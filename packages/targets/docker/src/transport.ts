@@ -31,6 +31,8 @@ export interface TransportOptions {
   readonly timeoutMs: number
   /** A registry request was retried (PushStats.retries). */
   readonly onRetry?: () => void
+  /** Called with every credential the transport sends (a token service's token, a Basic pair), so output can mask it. */
+  readonly secret?: (value: string) => void
 }
 
 export interface RegistryRequest {
@@ -206,7 +208,14 @@ export class RegistryTransport {
   noteChallenge(header: string | null): void {
     const ch = parseWwwAuthenticate(header ?? '').find((c) => c.scheme === 'bearer' || c.scheme === 'basic')
     if (ch) this.challenge = ch
-    if (ch?.scheme === 'basic' && this.opts.credentials) this.authorization = basicHeader(this.opts.credentials)
+    if (ch?.scheme === 'basic' && this.opts.credentials) this.useAuthorization(basicHeader(this.opts.credentials))
+  }
+
+  /** Sends `value` as Authorization from now on; it and the credential in it are secrets. */
+  private useAuthorization(value: string): void {
+    this.authorization = value
+    this.opts.secret?.(value)
+    this.opts.secret?.(value.slice(value.indexOf(' ') + 1))
   }
 
   /** Takes up a 401's challenge and authenticates for it. */
@@ -230,7 +239,7 @@ export class RegistryTransport {
     if (ch.scheme === 'basic') {
       if (!creds) throw new RegistryError(`${this.opts.registry} needs a user name and password`, 401, 'UNAUTHORIZED')
       if (identity) throw new RegistryError(`${this.opts.registry} asks for Basic auth, but the credentials from ${creds.source} are an identity token (an OAuth2 refresh token for a token service): log in with a user name and password instead`, 401, 'UNAUTHORIZED')
-      this.authorization = basicHeader(creds)
+      this.useAuthorization(basicHeader(creds))
       return
     }
     const realm = ch.params.realm
@@ -284,7 +293,7 @@ export class RegistryTransport {
     const body = (await res.json()) as { token?: string; access_token?: string }
     const token = body.token ?? body.access_token
     if (!token) throw new RegistryError(`${this.opts.registry}: the token service answered without a token`, 401, 'UNAUTHORIZED')
-    this.authorization = `Bearer ${token}`
+    this.useAuthorization(`Bearer ${token}`)
     this.tokenScopes = new Set(scopes)
     this.opts.log.debug(`registry: ${anonymous ? 'anonymous' : 'authenticated'} token from ${tokenUrl.origin} for ${scopes.join(' ')}`)
   }

@@ -78,7 +78,7 @@ export async function waitForRollout(cluster: Cluster, deployment: KubeObject, o
     }
   }
   try {
-    opts.ctx.log.info(`  ${await opts.ctx.waitUntil(`deployment/${name}`, look, { timeoutMs: opts.timeoutMs, intervalMs: opts.pollMs })}`)
+    opts.ctx.log.info(`  ${await opts.ctx.waitUntil(`deployment/${name}`, look, { timeoutMs: opts.timeoutMs, intervalMs: opts.pollMs, setting: 'targets.helm.timeoutSeconds' })}`)
   } catch (err) {
     if (err === failed || opts.ctx.signal.aborted) throw err
     throw await diagnose(cluster, name, selector, `not ready after ${Math.round(opts.timeoutMs / 1000)}s (${state?.message ?? 'its status was never read'})`, opts)

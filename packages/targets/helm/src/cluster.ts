@@ -167,7 +167,7 @@ export class Cluster {
     if (err instanceof RequestTimeout) {
       return new MlxError('DEPLOY_FAILED', `${what}: ${where} gave ${err.message}.`, { hint: 'check that the cluster is running, or raise targets.helm.requestTimeoutSeconds for a slow API server.', cause: err })
     }
-    return new MlxError('DEPLOY_FAILED', `${what}: cannot reach ${where}: ${(err as Error).message}`, { hint: 'check that the cluster is running and that KUBECONFIG points at it.', cause: err })
+    return new MlxError('DEPLOY_FAILED', `${what}: cannot reach ${where}: ${networkReason(err)}`, { hint: 'check that the cluster is running and that KUBECONFIG points at it.', cause: err })
   }
 
   /** Server-side apply: creates or updates, owned by field manager `mlx` (force takes fields back from kubectl edits). */
@@ -201,8 +201,21 @@ export class Cluster {
   }
 }
 
+/**
+ * What the kubeconfig's user authenticates with, as secrets: a bearer token, a password, a client
+ * key, an auth provider's tokens. A cluster (or a proxy) that echoes a request back cannot show them.
+ */
+function userSecrets(kc: KubeConfig): (string | undefined)[] {
+  const u = kc.getCurrentUser()
+  if (!u) return []
+  const provider = (u.authProvider as { config?: Record<string, string> } | undefined)?.config ?? {}
+  return [u.token, u.password, u.keyData, provider['access-token'], provider['id-token'], provider['refresh-token'], provider['client-secret']]
+}
+
 /** The kubeconfig's cluster (targets.helm.context), called through the context's retry loop. */
 export function clusterFor(ctx: TargetContext<HelmConfig>, maxRetries?: number): Cluster {
   const cfg = ctx.config
-  return Cluster.fromDefault({ context: cfg.context, retry: ctx.retry, signal: ctx.signal, timeoutMs: cfg.requestTimeoutSeconds * 1000, maxRetries })
+  const cluster = Cluster.fromDefault({ context: cfg.context, retry: ctx.retry, signal: ctx.signal, timeoutMs: cfg.requestTimeoutSeconds * 1000, maxRetries })
+  for (const s of userSecrets(cluster.kc)) ctx.secret(s)
+  return cluster
 }

@@ -85,10 +85,21 @@ export interface HelmRelease {
   info?: { status?: string; notes?: string; description?: string }
 }
 
-export function runHelm(binary: string, args: string[], signal: AbortSignal): Promise<{ stdout: string; stderr: string }> {
+/**
+ * Runs helm. `limit` bounds the whole process: helm's API client sets no deadline on a call, so a
+ * cluster that accepts a connection and never answers would hold it forever.
+ */
+export function runHelm(binary: string, args: string[], signal: AbortSignal, limit?: { ms: number; setting: string }): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(binary, args, { signal, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_NO_PLUGINS: process.env.HELM_NO_PLUGINS ?? '' } }, (err, stdout, stderr) => {
-      if (err) {
+    execFile(binary, args, { signal, timeout: limit?.ms, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_NO_PLUGINS: process.env.HELM_NO_PLUGINS ?? '' } }, (err, stdout, stderr) => {
+      if (err && limit && err.killed && !signal.aborted) {
+        reject(
+          new MlxError('DEPLOY_FAILED', `\`helm ${args[0]}\` did not finish within ${Math.round(limit.ms / 1000)}s and was stopped${stderr.trim() ? `; it said:\n${stderr.trim().split('\n').slice(-15).join('\n')}` : ' (the cluster may accept connections without answering)'}`, {
+            hint: `check that the cluster answers (\`kubectl get --raw /version\`), or raise ${limit.setting}. The release may be left pending: \`helm history\` shows it.`,
+            cause: err,
+          }),
+        )
+      } else if (err) {
         const tail = String(stderr || err.message).trim().split('\n').slice(-15).join('\n')
         reject(new MlxError('DEPLOY_FAILED', `\`helm ${args[0]}\` failed:\n${tail}`, { hint: args[0] === 'upgrade' ? 'helm put the previous revision back (--rollback-on-failure); `helm history` and `kubectl get events` in the namespace say more.' : 'see helm\'s message above.', cause: err }))
       } else resolve({ stdout, stderr })

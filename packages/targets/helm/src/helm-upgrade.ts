@@ -6,6 +6,15 @@ import { parseRelease, runHelm, showCommand, type HelmRelease } from './helm-cli
 import type { KubeObject } from './render.js'
 
 /**
+ * How long a helm run that waits may take: its wait (--timeout), as long again for the rollback
+ * --rollback-on-failure waits for, and two API calls' worth around them.
+ */
+export const helmLimit = (ctx: Pick<TargetContext<HelmConfig>, 'config'>) => ({ ms: (2 * ctx.config.timeoutSeconds + 2 * ctx.config.requestTimeoutSeconds) * 1000, setting: 'targets.helm.timeoutSeconds' })
+
+/** `helm status` reads a Secret or two: a couple of API calls' worth. */
+export const statusLimit = (ctx: Pick<TargetContext<HelmConfig>, 'config'>) => ({ ms: 2 * ctx.config.requestTimeoutSeconds * 1000, setting: 'targets.helm.requestTimeoutSeconds' })
+
+/**
  * helm mode's deploy: `helm upgrade --install`, helm waiting and rolling back on failure. While
  * helm waits, mlx watches the new pods itself: when helm gives up it rolls back and their reasons
  * are gone, and helm only says "not ready".
@@ -20,7 +29,7 @@ export async function helmUpgrade(ctx: TargetContext<HelmConfig>, helm: string, 
   }
   let stdout: string
   try {
-    ;({ stdout } = await ctx.log.step(`helm upgrade --install ${release.name} (namespace ${release.namespace}, waiting up to ${ctx.config.timeoutSeconds}s)`, () => runHelm(helm, args, ctx.signal)))
+    ;({ stdout } = await ctx.log.step(`helm upgrade --install ${release.name} (namespace ${release.namespace}, waiting up to ${ctx.config.timeoutSeconds}s)`, () => runHelm(helm, args, ctx.signal, helmLimit(ctx))))
   } catch (err) {
     const report = await pods?.stop()
     if (report && isMlxError(err)) throw new MlxError('DEPLOY_FAILED', `${err.message}\n${report.text}`, { hint: `${hintFor(report.problems)} ${err.hint ?? ''}`.trim(), cause: err })

@@ -10,7 +10,7 @@ import { chartMeta, writeChart } from './chart.js'
 import { clusterFor } from './cluster.js'
 import { configFor, configSchema, envFor, releaseName } from './config.js'
 import { findHelm, parseRelease, resolveMode, rollbackArgs, runHelm, showCommand, statusArgs, upgradeArgs } from './helm-cli.js'
-import { helmUpgrade } from './helm-upgrade.js'
+import { helmLimit, helmUpgrade, statusLimit } from './helm-upgrade.js'
 import { chartImage, deployedImage, imageStep, refOf, requireRegistry, type ImageChoice } from './image.js'
 import { lastReadyRelease, manifestsOf, readManifests } from './releases.js'
 import { manifestsYaml, names, renderManifests, type ChartMeta } from './render.js'
@@ -166,7 +166,7 @@ export const helmTarget = defineTarget({
       if (last.details?.mode === 'helm') {
         const helm = findHelm(ctx.config.helmBinary)
         if (!helm) return { ...last, status: 'unknown' }
-        const { stdout } = await runHelm(helm, statusArgs({ release: String(last.details.release), namespace: ns, context: ctx.config.context }), ctx.signal)
+        const { stdout } = await runHelm(helm, statusArgs({ release: String(last.details.release), namespace: ns, context: ctx.config.context }), ctx.signal, statusLimit(ctx))
         const rel = parseRelease(stdout)
         return { ...last, revision: rel ? String(rel.version) : last.revision, status: rel?.info?.status === 'deployed' ? 'ready' : rel?.info?.status === 'failed' ? 'failed' : 'unknown' }
       }
@@ -195,8 +195,8 @@ export const helmTarget = defineTarget({
       if (to.ref !== undefined && !revision) throw new MlxError('USAGE', `no ready helm release matches '${to.ref}'.`, { hint: `\`helm history ${release} -n ${cfg.namespace}\` lists the revisions; pass one as --to.` })
       const args = rollbackArgs({ release, revision, namespace: cfg.namespace, context: cfg.context, timeoutSeconds: cfg.timeoutSeconds })
       ctx.log.info(`  ${showCommand(helm, args)}`)
-      await ctx.log.step(`helm rollback ${release}${revision ? ` to revision ${revision}` : ''}`, () => runHelm(helm, args, ctx.signal))
-      const rel = parseRelease((await runHelm(helm, statusArgs({ release, namespace: cfg.namespace, context: cfg.context }), ctx.signal)).stdout)
+      await ctx.log.step(`helm rollback ${release}${revision ? ` to revision ${revision}` : ''}`, () => runHelm(helm, args, ctx.signal, helmLimit(ctx)))
+      const rel = parseRelease((await runHelm(helm, statusArgs({ release, namespace: cfg.namespace, context: cfg.context }), ctx.signal, statusLimit(ctx))).stdout)
       const back = to.recorded ?? ctx.history.previousReady() ?? current
       return ctx.record({ url: back?.url, version: back?.version ?? ctx.project.version, digest: back?.digest, revision: rel ? String(rel.version) : 'unknown', details: { ...back?.details, mode: 'helm', rolledBackTo: revision ?? 'previous' } })
     }
