@@ -9,6 +9,7 @@ import type { EndpointDecl, FeatureDecl, ManifestDecl, ServerDecl, StepDecl } fr
 import type { JSONSchema } from './types.js'
 import { readTable } from './data/index.js'
 import { exampleRows, inferFeatures, type Feature } from './data/infer.js'
+import { resolveAuth, type AuthSpec } from './server/auth.js'
 
 export interface ModelSpec {
   readonly name: string
@@ -71,7 +72,7 @@ export interface Project {
   /** Extra files (absolute) that ship with the bundle. */
   readonly include: readonly string[]
   readonly endpoints: readonly EndpointSpec[]
-  readonly server: Required<ServerDecl>
+  readonly server: ServerSettings
   readonly env: Readonly<Record<string, string>>
   readonly targets: Readonly<Record<string, Record<string, unknown>>>
   /** The overlay applied (--env), if any, and the ones declared. */
@@ -81,7 +82,10 @@ export interface Project {
   readonly decl: ManifestDecl
 }
 
-const SERVER_DEFAULTS: Required<ServerDecl> = { bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000, shutdownGraceSeconds: 8 }
+/** server: in mlx.yaml with its defaults; `auth` is absent when the routes are open. */
+export type ServerSettings = Readonly<Required<Omit<ServerDecl, 'auth'>>> & { readonly auth?: AuthSpec }
+
+const SERVER_DEFAULTS: Required<Omit<ServerDecl, 'auth'>> = { bodyLimit: 1_048_576, maxBatchRows: 10_000, cors: false, requestTimeoutMs: 30_000, shutdownGraceSeconds: 8 }
 
 /**
  * Reads, checks and resolves a project once: every later stage (serve, bundle, package, deploy)
@@ -184,7 +188,7 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     models,
     include,
     endpoints,
-    server: { ...SERVER_DEFAULTS, ...server },
+    server: { ...SERVER_DEFAULTS, ...server, auth: resolveAuth(server.auth) },
     env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
     targets,
     environment: opts.env,

@@ -45,6 +45,7 @@ export interface ServerDecl {
   cors?: boolean
   requestTimeoutMs?: number
   shutdownGraceSeconds?: number
+  auth?: boolean | { env?: string; public?: ('health' | 'metrics' | 'docs')[] }
 }
 
 export interface ManifestDecl {

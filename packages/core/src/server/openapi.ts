@@ -1,4 +1,5 @@
 import type { EndpointSpec, FeatureSpec, Project } from '../project.js'
+import { areaOf, type AuthSpec } from './auth.js'
 
 type Schema = Record<string, unknown>
 
@@ -153,11 +154,35 @@ export function buildOpenApi(project: Project): Schema {
       outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
     },
   }
-  return {
+  const doc: Schema = {
     openapi: '3.1.0',
     info: { title: project.name, version: project.version, ...(project.description ? { description: project.description } : {}) },
     paths,
     components: { schemas: components },
+  }
+  if (project.server.auth) secure(doc, project.server.auth, !project.endpoints.some((e) => e.path === '/' && e.method === 'GET'))
+  return doc
+}
+
+/**
+ * server.auth in the document: both ways of sending the key as security schemes (the docs page
+ * then has its Authorize button), required by every operation outside the public areas, which
+ * also document the 401.
+ */
+function secure(doc: Schema, auth: AuthSpec, ownIndex: boolean): void {
+  const schemes = {
+    bearer: { type: 'http', scheme: 'bearer', description: `The API key (server.auth; the server reads it from ${auth.env}).` },
+    apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, in a header of its own.' },
+  }
+  ;(doc.components as Schema).securitySchemes = schemes
+  doc.security = [{ bearer: [] }, { apiKey: [] }]
+  const open = new Set<string>(auth.public)
+  for (const [url, ops] of Object.entries(doc.paths as Record<string, Record<string, Schema>>)) {
+    const area = areaOf(url, ownIndex)
+    for (const op of Object.values(ops)) {
+      if (area && open.has(area)) op.security = []
+      else op.responses = { ...(op.responses as Schema), '401': { description: 'No API key, or not a valid one', headers: { 'WWW-Authenticate': { schema: { type: 'string' } } }, content: { 'application/json': { schema: url.startsWith('/v2') ? { type: 'object', properties: { error: { type: 'string' } } } : { $ref: '#/components/schemas/HTTPError' } } } } }
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 // Graceful shutdown with a real process and real sockets: SIGTERM while a request is in flight
-// stops accepting connections at once, lets the request finish with 200, and exits 0.
+// stops accepting connections at once, lets the request finish with 200, and exits 0; keep-alive
+// clients see no reset; server.shutdownGraceSeconds bounds the drain.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -39,8 +41,8 @@ const slow = {
       inputs: [{ name: 'x', dtype: 'float64', shape: [-1] }],
       outputs: [{ name: 'y', dtype: 'float64', shape: [-1] }],
       async run(feeds) {
-        process.stdout.write('run-start\\n')
-        await new Promise((r) => setTimeout(r, ${RUN_MS}))
+        if (!process.env.QUIET_RUNS) process.stdout.write('run-start\\n')
+        await new Promise((r) => setTimeout(r, Number(process.env.RUN_MS ?? ${RUN_MS})))
         const x = feeds.x.data
         return { y: { dtype: 'float64', shape: [x.length], data: Float64Array.from(x, (v) => v * 2) } }
       },
@@ -61,11 +63,17 @@ process.stdout.write(JSON.stringify({ url }) + '\\n')
 `
 
 let dir: string
+/** The same project with a 2 s drain and a request timeout far longer than that. */
+let shortGrace: string
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mlx-shutdown-'))
   await writeFile(path.join(dir, 'mlx.yaml'), MANIFEST)
   await writeFile(path.join(dir, 'model.bin'), 'not a real model: the test runtime ignores it\n')
   await writeFile(path.join(dir, 'serve.mjs'), SCRIPT)
+  shortGrace = path.join(dir, 'short-grace')
+  await mkdir(shortGrace)
+  await writeFile(path.join(shortGrace, 'mlx.yaml'), `${MANIFEST}server:\n  shutdownGraceSeconds: 2\n  requestTimeoutMs: 60000\n`)
+  await writeFile(path.join(shortGrace, 'model.bin'), 'not a real model\n')
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
@@ -162,6 +170,161 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(await tryConnect(port)).toBe('refused')
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  })
+})
+
+interface Served {
+  child: ChildProcessWithoutNullStreams
+  url: string
+  port: number
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>
+  stderr(): string
+}
+
+async function serve(project: string, env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [path.join(dir, 'serve.mjs'), project], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+  )
+  const early = exited.then(({ code }) => Promise.reject(new Error(`the server exited with ${code} before listening: ${stderr}`)))
+  early.catch(() => {})
+  const { url } = JSON.parse(await Promise.race([waitForLine(child, /^\{"url"/, 30_000), early])) as { url: string }
+  return { child, url, port: Number(new URL(url).port), exited, stderr: () => stderr }
+}
+
+/** An answer, or the error's code and whether the request went on a kept-alive connection. */
+type Outcome = { status: number; close: boolean; sentAt: number } | { error: string; reused?: boolean; sentAt: number }
+
+/** One POST on `agent`; never rejects: a failure is the error's code. */
+function post(agent: http.Agent, port: number): Promise<Outcome> {
+  const sentAt = performance.now()
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/predict', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume()
+      res.once('end', () => resolve({ status: res.statusCode!, close: res.headers.connection === 'close', sentAt }))
+      res.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message, sentAt }))
+    })
+    req.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message, reused: req.reusedSocket, sentAt }))
+    req.end(JSON.stringify({ x: [1, 2] }))
+  })
+}
+
+/** A raw keep-alive connection that sends one request, reads the answer and then stays idle. */
+function idleConnection(port: number): Promise<{ sock: Socket; ended: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ port, host: '127.0.0.1' })
+    const body = JSON.stringify({ x: [1] })
+    let seen = ''
+    const ended = new Promise<string>((done) => {
+      sock.once('end', () => done('end'))
+      sock.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message))
+    })
+    sock.once('connect', () => sock.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`))
+    const onData = (d: Buffer) => {
+      seen += d
+      if (/\r\n\r\n\[2\]$/.test(seen)) {
+        sock.off('data', onData)
+        resolve({ sock, ended })
+      }
+    }
+    sock.on('data', onData)
+    sock.once('error', reject)
+  })
+}
+
+describe('draining keep-alive connections on SIGTERM', () => {
+  const CLIENTS = 32
+  const MAX_REQUESTS = 400
+
+  it('answers every request of 32 busy keep-alive clients and closes idle connections cleanly: no resets over 5 runs', async () => {
+    for (let run = 0; run < 5; run++) {
+      const s = await serve(dir, { RUN_MS: '3', QUIET_RUNS: '1' })
+      try {
+        const idle = await Promise.all([0, 1, 2, 3].map(() => idleConnection(s.port)))
+        const outcomes: Outcome[] = []
+        /** Per client, its last answer before the request that failed. */
+        const lasts: Outcome[] = []
+        let warm = 0
+        const clients = Array.from({ length: CLIENTS }, async () => {
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+          try {
+            let last: Outcome | undefined
+            for (let i = 0; i < MAX_REQUESTS; i++) {
+              const o = await post(agent, s.port)
+              outcomes.push(o)
+              if ('error' in o) break
+              last = o
+              if (i === 1) warm++
+            }
+            if (last) lasts.push(last)
+          } finally {
+            agent.destroy()
+          }
+        })
+        // Signal once every client has its connection and has been answered twice on it: requests
+        // are in flight and connections busy. (A connection still in the kernel's accept queue
+        // when the listener closes is reset by the kernel; that is not a keep-alive client.)
+        for (let i = 0; i < 1000 && warm < CLIENTS; i++) await new Promise((r) => setTimeout(r, 10))
+        expect(warm, 'the clients got going').toBe(CLIENTS)
+        const signalledAt = performance.now()
+        s.child.kill('SIGTERM')
+        await within(Promise.all(clients), 15_000, `run ${run}: the clients finishing`)
+        const { code, at } = await within(s.exited, 10_000, `run ${run}: exit after SIGTERM`)
+        expect(code, s.stderr()).toBe(0)
+
+        const errors = outcomes.filter((o): o is Extract<Outcome, { error: string }> => 'error' in o)
+        const tally: Record<string, number> = {}
+        for (const o of outcomes) tally['error' in o ? o.error : String(o.status)] = (tally['error' in o ? o.error : String(o.status)] ?? 0) + 1
+        const summary = JSON.stringify(tally)
+        // Refused is how a closed listener answers a new connection; anything else left a request unanswered.
+        const unanswered = errors.filter((o) => o.error !== 'ECONNREFUSED').map((o) => ({ ...o, sentAt: `${Math.round(o.sentAt - signalledAt)} ms after the signal` }))
+        expect(unanswered, `run ${run}: ${summary}`).toEqual([])
+        expect(outcomes.filter((o) => 'status' in o && o.status !== 200), summary).toEqual([])
+        // Each client's last answer told it to go (Connection: close) and the next was refused: the
+        // drain answered the requests that came on open connections instead of closing them.
+        expect(lasts.filter((o) => !('status' in o && o.close)), summary).toEqual([])
+        for (const { ended } of idle) expect(await within(ended, 5_000, 'the idle connection ending')).toBe('end')
+        // Idle connections go after a quiet second (drain.ts), not after keepAliveTimeout (72 s).
+        expect(at - signalledAt).toBeLessThan(5_000)
+      } finally {
+        if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL')
+      }
+    }
+  }, 120_000)
+})
+
+describe('server.shutdownGraceSeconds', () => {
+  it('bounds the drain: a request that would take 45 s gets a 503 naming the setting, and the process exits soon after', async () => {
+    const s = await serve(shortGrace, { RUN_MS: '45000' })
+    try {
+      const started = waitForLine(s.child, /^run-start$/)
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      const slow = new Promise<{ status: number; body: string; at: number }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: s.port, path: '/predict', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = ''
+          res.on('data', (d) => (body += d))
+          res.once('end', () => resolve({ status: res.statusCode!, body, at: performance.now() }))
+        })
+        req.once('error', reject)
+        req.end(JSON.stringify({ x: [1] }))
+      })
+      await started
+      const signalledAt = performance.now()
+      s.child.kill('SIGTERM')
+      const res = await within(slow, 6_000, 'the answer to the slow request')
+      agent.destroy()
+      expect(res.status).toBe(503)
+      expect(JSON.parse(res.body)).toEqual({ detail: expect.stringContaining('server.shutdownGraceSeconds (2 s)') })
+      expect(res.at - signalledAt).toBeGreaterThan(1_800)
+      const { code, at } = await within(s.exited, 6_000, 'exit after SIGTERM')
+      expect(code, s.stderr()).toBe(0)
+      expect(at - signalledAt).toBeLessThan(4_000)
+      expect(s.stderr()).toMatch(/shutdownGraceSeconds/)
+    } finally {
+      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL')
     }
   })
 })

@@ -1,5 +1,6 @@
 import type { DType, Tensor, TensorData, TensorInfo } from '../types.js'
 import { MlxError } from '../errors.js'
+import { clip } from './problems.js'
 import type { Column, Frame } from './frame.js'
 
 /** Element count of a shape. */
@@ -100,14 +101,14 @@ export function tensorToJson(t: Tensor): unknown {
 /** JSON (nested arrays) to a tensor of a declared dtype and shape — for the v2 protocol's data arrays. */
 export function jsonToTensor(dtype: DType, shape: readonly number[], data: unknown): Tensor {
   const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as unknown[]
-  if (flat.length !== size(shape)) throw new Error(`data has ${flat.length} elements, shape ${JSON.stringify(shape)} needs ${size(shape)}`)
+  if (flat.length !== size(shape)) throw new Error(`data has ${flat.length} elements, shape ${clip(JSON.stringify(shape), 100)} needs ${size(shape)}`)
   // A value that is not a number is refused rather than fed to the model as NaN (or 0 for ints);
   // null is NaN for float types only, since JSON has no other way to send a missing value.
   const num = (v: unknown) => {
     if (typeof v === 'number') return v
     if (typeof v === 'boolean') return Number(v)
     if (v === null && (dtype === 'float32' || dtype === 'float64')) return Number.NaN
-    throw new Error(`${JSON.stringify(v)} is not a number (datatype ${dtype})`)
+    throw new Error(`${clip(JSON.stringify(v) ?? String(v), 100)} is not a number (datatype ${dtype})`)
   }
   let out: TensorData
   switch (dtype) {

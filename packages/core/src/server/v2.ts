@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { DType, Tensor, TensorInfo } from '../types.js'
 import type { Project } from '../project.js'
-import { HttpError } from './problems.js'
+import { clip, HttpError } from './problems.js'
 import type { Serving } from './load-serving.js'
 import { jsonToTensor } from './tensors.js'
 
@@ -23,13 +23,16 @@ interface InferBody {
   outputs?: { name?: string }[]
 }
 
-/** The v2 routes: raw tensors in and out, for clients that speak KServe/Triton's protocol. */
-export function registerV2(app: FastifyInstance, project: Project, serving: () => Serving | undefined): void {
+/**
+ * The v2 routes: raw tensors in and out, for clients that speak KServe/Triton's protocol.
+ * `guard` wraps each model run (the shutdown drain answers a run that outlasts it).
+ */
+export function registerV2(app: FastifyInstance, project: Project, serving: () => Serving | undefined, guard: <T>(work: Promise<T>) => Promise<T> = (w) => w): void {
   const model = (name: string) => {
     const s = serving()
     if (!s) throw new HttpError(503, 'models are still loading')
     const m = s.models.get(name)
-    if (!m) throw new HttpError(404, `no model named '${name}' (models: ${[...s.models.keys()].join(', ')})`)
+    if (!m) throw new HttpError(404, `no model named '${clip(name)}' (models: ${[...s.models.keys()].join(', ')})`)
     return { s, m }
   }
   app.get('/v2', async () => ({ name: 'mlx', version: '0.1.0', extensions: [] }))
@@ -56,9 +59,9 @@ export function registerV2(app: FastifyInstance, project: Project, serving: () =
     const feeds: Record<string, Tensor> = {}
     for (const [i, inp] of body.inputs.entries()) {
       const info = m.inputs.find((x) => x.name === inp.name)
-      if (!info) throw new HttpError(400, `inputs[${i}]: model '${name}' has no input '${inp.name}' (inputs: ${m.inputs.map((x) => x.name).join(', ')})`)
+      if (!info) throw new HttpError(400, `inputs[${i}]: model '${name}' has no input '${clip(String(inp.name))}' (inputs: ${m.inputs.map((x) => x.name).join(', ')})`)
       const dtype = FROM_V2[String(inp.datatype)]
-      if (!dtype) throw new HttpError(400, `inputs[${i}].datatype: '${inp.datatype}' is not a v2 datatype (${Object.values(V2_TYPES).join(', ')})`)
+      if (!dtype) throw new HttpError(400, `inputs[${i}].datatype: '${clip(String(inp.datatype), 50)}' is not a v2 datatype (${Object.values(V2_TYPES).join(', ')})`)
       if (dtype !== info.dtype) throw new HttpError(400, `inputs[${i}]: '${info.name}' takes ${V2_TYPES[info.dtype]}, got ${inp.datatype}`)
       if (!Array.isArray(inp.shape) || !inp.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new HttpError(400, `inputs[${i}].shape must be a list of non-negative integers`)
       try {
@@ -69,7 +72,7 @@ export function registerV2(app: FastifyInstance, project: Project, serving: () =
     }
     const missing = m.inputs.filter((x) => !feeds[x.name]).map((x) => x.name)
     if (missing.length) throw new HttpError(400, `missing inputs: ${missing.join(', ')}`)
-    const out = await s.runners.get(name)!.run(feeds)
+    const out = await guard(s.runners.get(name)!.run(feeds))
     const wanted = body.outputs?.map((o) => String(o.name)) ?? Object.keys(out)
     return {
       model_name: name,
@@ -77,7 +80,7 @@ export function registerV2(app: FastifyInstance, project: Project, serving: () =
       ...(body.id !== undefined ? { id: body.id } : {}),
       outputs: wanted.map((n) => {
         const t = out[n]
-        if (!t) throw new HttpError(400, `model '${name}' has no output '${n}'`)
+        if (!t) throw new HttpError(400, `model '${name}' has no output '${clip(n)}'`)
         return { name: n, datatype: V2_TYPES[t.dtype], shape: t.shape, data: flat(t) }
       }),
     }

@@ -33,6 +33,11 @@ export const onnxRuntime: Runtime = {
     if (!s.isFile()) {
       throw new MlxError('MODEL_LOAD_FAILED', `model '${spec.name}': ${spec.relPath} is a folder, the onnx runtime needs a .onnx file`, { hint: 'point models.<name>.path at the .onnx file.' })
     }
+    // onnxruntime-node's Linux build starts Microsoft's telemetry SDK (1DS) with the first session:
+    // it leaves an empty mat-debug-<pid>.log and a .ses file in the temp folder of every process
+    // that loads a model, and may send usage events. A served model needs none of it. The variable
+    // is read when the first session is created; one set by the user (any value) is left alone.
+    process.env.ORT_DISABLE_TELEMETRY ??= '1'
     const ort = await import('onnxruntime-node')
     const opts = spec.options as { intraOpNumThreads?: number; interOpNumThreads?: number; graphOptimizationLevel?: InferenceSession.SessionOptions['graphOptimizationLevel'] }
     let session: InferenceSession

@@ -15,6 +15,8 @@ export interface ValuesInput {
   containerPort: number
   /** The image's user, "UID:GID" (targets.docker.user); numeric ids let runAsNonRoot be checked. */
   user: string
+  /** The environment's server.shutdownGraceSeconds (core's default, 8, when not given). */
+  shutdownGraceSeconds?: number
 }
 
 export type Values = Record<string, unknown>
@@ -25,7 +27,7 @@ export const PLACEHOLDER_REGISTRY = 'registry.invalid'
 const PROBE_PERIOD = 5
 
 /** The chart's values for one environment's settings: what values.yaml (or its overlay) holds. */
-export function chartValues({ cfg, image, env, containerPort, user }: ValuesInput): Values {
+export function chartValues({ cfg, image, env, containerPort, user, shutdownGraceSeconds = 8 }: ValuesInput): Values {
   const [uid, gid] = user.split(':').map((s) => (/^\d+$/.test(s) ? Number(s) : undefined))
   const ingress = cfg.ingress
   const values: Values = {
@@ -67,8 +69,9 @@ export function chartValues({ cfg, image, env, containerPort, user }: ValuesInpu
       targetCPUUtilizationPercentage: cfg.autoscaling ? (cfg.autoscaling.cpu ?? 0) : 80,
       targetMemoryUtilizationPercentage: cfg.autoscaling?.memory ?? 0,
     },
-    // Matches the server's graceful shutdown: in-flight requests finish before the pod goes.
-    terminationGracePeriodSeconds: 30,
+    // Kubernetes kills the pod this long after SIGTERM. The server drains for at most
+    // server.shutdownGraceSeconds and gives itself 1 s more to exit; a second of margin on top.
+    terminationGracePeriodSeconds: shutdownGraceSeconds + 2,
     nodeSelector: cfg.nodeSelector,
     tolerations: cfg.tolerations,
     affinity: {},
