@@ -179,6 +179,13 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     server = { ...server, ...overlay.server }
   }
 
+  const auth = resolveAuth(server.auth)
+  if (auth && auth.env in env) {
+    // env: is baked into the image and the bundle: the key would ship to everyone who can pull it.
+    const at = opts.env && decl.environments?.[opts.env]?.env && auth.env in decl.environments[opts.env]!.env! ? ['environments', opts.env, 'env', auth.env] : ['env', auth.env]
+    fail(at, `${auth.env} is server.auth's API key; a value written in mlx.yaml is baked into every bundle and image.`, `remove it from env: and give it to the server from a secret: ${auth.env} in the shell for mlx serve, the target's secret store for a deployment (docs/security.md).`)
+  }
+
   return {
     root,
     manifestFile: file,
@@ -188,7 +195,7 @@ export async function loadProject(dirOrFile: string, opts: { env?: string } = {}
     models,
     include,
     endpoints,
-    server: { ...SERVER_DEFAULTS, ...server, auth: resolveAuth(server.auth) },
+    server: { ...SERVER_DEFAULTS, ...server, auth },
     env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
     targets,
     environment: opts.env,

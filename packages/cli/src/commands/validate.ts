@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Args, Flags } from '@oclif/core'
-import { createServer, isMlxError, linkShippedFiles, MlxError, RequestInvalid, stepNames, targetConfig, type MlxServer, type Project, type Runtime, type Serving } from '@mlx/core'
+import { createServer, isMlxError, linkShippedFiles, MlxError, RequestInvalid, secretLiterals, stepNames, targetConfig, type MlxServer, type Project, type Runtime, type Serving } from '@mlx/core'
 import { MlxCommand } from '../base.js'
 import { loadHandlers, openProject } from '../context.js'
 
@@ -29,6 +30,9 @@ export default class Validate extends MlxCommand {
       targetConfig(t, project)
       targets.push(name)
     }
+    for (const s of secretLiterals(project.decl)) {
+      this.out.warn(`${project.manifestFile}: ${s.at} looks like a secret written into the manifest: it is baked into every bundle and image, and into git. Give it to the app from a secret instead: a shell variable for mlx serve, the target's secret store for a deployment (targets.cloudrun.secrets, targets.railway.secrets, targets.helm.secrets, \`fly secrets set\`; docs/security.md).`)
+    }
     for (const m of Object.values(project.models)) registry.runtime(m.runtime)
     const skip = flags['skip-models']
     const handlers = skip ? undefined : await loadHandlers(project)
@@ -39,7 +43,9 @@ export default class Validate extends MlxCommand {
     const view = await mkdtemp(path.join(os.tmpdir(), 'mlx-validate-'))
     try {
       const served = !skip && (await linkShippedFiles(project, view)) ? { ...project, root: view } : project
-      const server = await httpApp(served, { runtime: skip ? () => NOT_LOADED : (n) => registry.runtime(n), handlers, log: this.out })
+      // server.auth's key is the deployment's, not this machine's: a stand-in lets the server build.
+      const apiKeys = project.server.auth ? [randomBytes(24).toString('hex')] : undefined
+      const server = await httpApp(served, { runtime: skip ? () => NOT_LOADED : (n) => registry.runtime(n), handlers, log: this.out, apiKeys })
       try {
         if (!skip) {
           const serving = await this.out.step('Loading models and compiling endpoints', () => asInBundle(server.ready, view))

@@ -56,7 +56,7 @@ export function apiKeysFrom(auth: AuthSpec, env: NodeJS.ProcessEnv = process.env
   const keys = (raw ?? '').split(',').map((k) => k.trim()).filter(Boolean)
   if (!keys.length) {
     throw new MlxError('CREDENTIALS_MISSING', `server.auth is on and ${auth.env} is ${raw === undefined ? 'not set' : 'empty'}: the server will not start without the API key it should ask for.`, {
-      hint: `set ${auth.env} to a random key (\`export ${auth.env}=$(openssl rand -hex 32)\`); a deployed app gets it from the target's secret store (docs/security.md).`,
+      hint: `set ${auth.env} to a random key, such as the output of \`openssl rand -hex 32\`; a deployed app gets it from the target's secret store (docs/security.md).`,
     })
   }
   const short = keys.findIndex((k) => k.length < MIN_KEY_LENGTH)

@@ -43,13 +43,13 @@ export function startBundle(bundleDir: string, port: number, host: string, logFi
 }
 
 /** Polls /readyz until 200 or the process dies; 'timeout' when the deadline passes (or the deploy is interrupted). */
-export async function waitReady(ctx: Pick<TargetContext<unknown>, 'waitUntil'>, url: string, pid: number, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+export async function waitReady(ctx: Pick<TargetContext<unknown>, 'waitUntil'>, url: string, pid: number, timeoutMs: number, headers: Record<string, string> = {}): Promise<'ready' | 'exited' | 'timeout'> {
   return ctx
     .waitUntil(
       `${url}/readyz`,
       async () => {
         if (!isAlive(pid)) return done('exited' as const)
-        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
+        const res = await fetch(`${url}/readyz`, { headers, signal: AbortSignal.timeout(2000) }).catch(() => undefined)
         return res?.status === 200 ? done('ready' as const) : pending()
       },
       { timeoutMs, intervalMs: 150 },

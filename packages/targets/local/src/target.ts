@@ -1,6 +1,7 @@
 import { rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { defineTarget, DeployFailedError, MlxError, type Artifact, type ConfigOf, type Deployment, type TargetContext } from '@mlx/core'
+import { localApiKey } from './api-key.js'
 import { freePort, isAlive, startBundle, stopProcess, tail, waitReady } from './process.js'
 
 const configSchema = {
@@ -86,7 +87,14 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
   const cfg = ctx.config
   const bundleDir = artifact.paths.bundle!
   const logFile = path.join(ctx.outDir, 'server.log')
-  const env = { ...ctx.project.env }
+  const env: Record<string, string> = { ...ctx.project.env }
+  const apiKey = await localApiKey(ctx)
+  if (apiKey) {
+    env[apiKey.env] = apiKey.key
+    ctx.log.info(apiKey.file ? `  server.auth: callers send the key in ${path.relative(process.cwd(), apiKey.file) || apiKey.file} (Authorization: Bearer <key>); set ${apiKey.env} when deploying to use your own.` : `  server.auth: the key is ${apiKey.env} from this shell.`)
+  }
+  // The probe sends the key only when the manifest locks the health routes too.
+  const probeHeaders: Record<string, string> = apiKey && !ctx.project.server.auth!.public.includes('health') ? { authorization: `Bearer ${apiKey.key}` } : {}
   const timeout = cfg.readyTimeoutSeconds * 1000
 
   // 1. Smoke run on a spare port: a broken release never replaces a working one.
@@ -94,7 +102,7 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
   const smokeLog = path.join(ctx.outDir, 'smoke.log')
   await rm(smokeLog, { force: true })
   const smokePid = startBundle(bundleDir, smokePort, '127.0.0.1', smokeLog, env)
-  const smoke = await ctx.log.step(`Starting ${artifact.version} on a spare port`, () => waitReady(ctx, `http://127.0.0.1:${smokePort}`, smokePid, timeout))
+  const smoke = await ctx.log.step(`Starting ${artifact.version} on a spare port`, () => waitReady(ctx, `http://127.0.0.1:${smokePort}`, smokePid, timeout, probeHeaders))
   await stopProcess(smokePid)
   if (smoke !== 'ready') {
     throw new MlxError('DEPLOY_FAILED', `the new release did not become ready (${smoke === 'exited' ? 'the process exited' : `no ready answer within ${cfg.readyTimeoutSeconds}s`}). Its output:\n${tail(smokeLog)}`, {
@@ -108,7 +116,7 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
   if (prev && isAlive(prevPid)) await ctx.log.step(`Stopping ${prev.version} (pid ${prevPid})`, () => stopProcess(prevPid!))
   const url = `http://${displayHost(cfg.host)}:${cfg.port}`
   const pid = startBundle(bundleDir, cfg.port, cfg.host, logFile, env)
-  const result = await ctx.log.step(`Starting ${artifact.version} on ${url}`, () => waitReady(ctx, url, pid, timeout))
+  const result = await ctx.log.step(`Starting ${artifact.version} on ${url}`, () => waitReady(ctx, url, pid, timeout, probeHeaders))
   if (result !== 'ready') {
     await stopProcess(pid)
     let restored: Deployment | undefined
@@ -118,7 +126,7 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
       const prevPort = Number(prev.details?.port ?? cfg.port)
       const prevHost = String(prev.details?.host ?? cfg.host)
       const back = startBundle(prevBundle, prevPort, prevHost, logFile, env)
-      const ok = await waitReady(ctx, `http://${displayHost(prevHost)}:${prevPort}`, back, timeout)
+      const ok = await waitReady(ctx, `http://${displayHost(prevHost)}:${prevPort}`, back, timeout, probeHeaders)
       const { time: _was, ...same } = prev // stamped now: the restart is a new fact
       if (ok === 'ready') restored = ctx.record({ ...same, details: { ...prev.details, pid: back, restoredAfterFailure: artifact.version } })
     }
@@ -130,5 +138,5 @@ async function release(artifact: Artifact, ctx: LocalContext): Promise<Deploymen
       restored,
     })
   }
-  return ctx.record({ url, version: artifact.version, digest: artifact.digest, details: { pid, bundle: bundleDir, log: logFile, port: cfg.port, host: cfg.host } })
+  return ctx.record({ url, version: artifact.version, digest: artifact.digest, details: { pid, bundle: bundleDir, log: logFile, port: cfg.port, host: cfg.host, ...(apiKey?.file ? { apiKeyFile: apiKey.file } : {}) } })
 }
