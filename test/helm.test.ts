@@ -205,6 +205,31 @@ describe('helm target: chart checked by the real helm, applied to a Kubernetes A
     }
   })
 
+  it('targets.helm.secrets: helm template renders the same secretKeyRef variables as mlx; server.auth without the key from a Secret is refused before anything is written', async () => {
+    const chart = path.join(dir, '.mlx', 'helm', 'names')
+    await setHelm({ secrets: { MLX_API_KEY: 'names-api-key', DB_URL: 'db:url' } })
+    const packaged = await cli(['package', dir, '--target', 'helm'])
+    expect(packaged.code, packaged.stderr).toBe(0)
+    const t = await run(helm, ['template', 'api-chart', chart, '--namespace', 'default', '--skip-tests'])
+    const mine = docs(await readFile(path.join(dir, '.mlx', 'helm', 'manifests', 'default.yaml'), 'utf8'))
+    expect(mine).toEqual(docs(t.stdout))
+    const env = byKey(mine)['Deployment/api-chart-names'].spec.template.spec.containers[0].env
+    expect(env).toContainEqual({ name: 'MLX_API_KEY', valueFrom: { secretKeyRef: { name: 'names-api-key', key: 'MLX_API_KEY' } } })
+    expect(env).toContainEqual({ name: 'DB_URL', valueFrom: { secretKeyRef: { name: 'db', key: 'url' } } })
+    const { Deployment } = await import('kubernetes-models/apps/v1')
+    expect(() => new Deployment(byKey(mine)['Deployment/api-chart-names']).validate()).not.toThrow()
+
+    // server.auth on, no secret for its key: package stops, naming the setting and the kubectl line; the chart stays.
+    const before = await readFile(path.join(chart, 'values.yaml'), 'utf8')
+    await writeFile(path.join(dir, 'mlx.yaml'), `${manifest}    secrets: {"DB_URL": "db:url"}\nserver:\n  auth:\n    env: MLX_API_KEY\n`)
+    const refused = await cli(['package', dir, '--target', 'helm'])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/server\.auth is on, and targets\.helm does not deliver MLX_API_KEY from a secret/)
+    expect(refused.stderr).toContain('kubectl create secret generic mlx-api-key -n default --from-file MLX_API_KEY')
+    expect(await readFile(path.join(chart, 'values.yaml'), 'utf8')).toBe(before)
+    await writeFile(path.join(dir, 'mlx.yaml'), manifest)
+  })
+
   it('a 429 with Retry-After from the API server is waited out; the next release replaces the previous one', async () => {
     kube.reset()
     kube.fail('PATCH', /\/deployments\//, 429, { headers: { 'Retry-After': '0' }, times: 2 })

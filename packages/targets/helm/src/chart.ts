@@ -69,6 +69,11 @@ export function valuesSchema(): Record<string, unknown> {
       securityContext: { type: 'object' },
       containerPort: { type: 'integer', minimum: 1, maximum: 65535 },
       env: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] }, description: 'Container environment (PORT is set from containerPort).' },
+      secretEnv: {
+        type: 'object',
+        additionalProperties: obj({ name: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } }, { required: ['name', 'key'], additionalProperties: false }),
+        description: 'Container environment from Secrets, by reference: VAR: {name: <Secret>, key: <key in it>} (valueFrom.secretKeyRef). Never a value.',
+      },
       service: obj(
         { type: { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] }, port: { type: 'integer', minimum: 1, maximum: 65535 }, nodePort: { type: 'integer', minimum: 30000, maximum: 32767 } },
         { required: ['type', 'port'], additionalProperties: false },

@@ -2,6 +2,11 @@ import { MlxError, retrySettings, targetConfig, type ConfigOf, type Project, typ
 
 const strings = { type: 'object', additionalProperties: { type: 'string' } } as const
 const quantity = { type: 'string', pattern: '^[0-9.]+[a-zA-Z]*$' } as const
+const envName = '^[A-Za-z_][A-Za-z0-9_]*$'
+/** A Secret's name: a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', at most 253 characters). */
+export const SECRET_NAME = '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'
+/** A key in a Secret's data. */
+export const SECRET_KEY = '[-._a-zA-Z0-9]+'
 
 export const configSchema = {
   type: 'object',
@@ -63,6 +68,23 @@ export const configSchema = {
     pollIntervalMs: { type: 'integer', minimum: 10, default: 2000, description: 'How often the rollout status is read (apply mode), and the new pods are listed while helm waits (helm mode).' },
     ...retrySettings,
     logLines: { type: 'integer', minimum: 0, maximum: 1000, default: 20, description: 'Log lines of a failing pod shown when a rollout fails.' },
+    secrets: {
+      type: 'object',
+      propertyNames: { pattern: envName },
+      additionalProperties: {
+        oneOf: [
+          { type: 'string', pattern: `^${SECRET_NAME}(:${SECRET_KEY})?$` },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['secret'],
+            properties: { secret: { type: 'string', pattern: `^${SECRET_NAME}$`, maxLength: 253 }, key: { type: 'string', pattern: `^${SECRET_KEY}$`, maxLength: 253 } },
+          },
+        ],
+      },
+      default: {},
+      description: 'Environment variables from Kubernetes Secrets in the release namespace, by reference (never the value): ENV_NAME: SECRET[:KEY] or {secret, key}; the key defaults to ENV_NAME. The container gets valueFrom.secretKeyRef; create the Secret with kubectl create secret generic SECRET -n NAMESPACE --from-literal=KEY=….',
+    },
     imagePullSecrets: { type: 'array', items: { type: 'string' }, default: [], description: 'Secrets for pulling from a private registry.' },
     podAnnotations: { ...strings, default: {} },
     nodeSelector: { ...strings, default: {} },

@@ -83,7 +83,11 @@ export function renderManifests(values: Values, chart: ChartMeta, release: Relea
     imagePullPolicy: v.image.pullPolicy,
     securityContext: v.securityContext,
     ports: [{ name: 'http', containerPort: v.containerPort, protocol: 'TCP' }],
-    env: [{ name: 'PORT', value: String(v.containerPort) }, ...Object.keys(v.env ?? {}).sort().map((k) => ({ name: k, value: String(v.env[k]) }))],
+    env: [
+      { name: 'PORT', value: String(v.containerPort) },
+      ...Object.keys(v.env ?? {}).sort().map((k) => ({ name: k, value: String(v.env[k]) })),
+      ...Object.keys(v.secretEnv ?? {}).sort().map((k) => ({ name: k, valueFrom: { secretKeyRef: { name: String(v.secretEnv[k].name), key: String(v.secretEnv[k].key) } } })),
+    ],
   }
   for (const k of ['startupProbe', 'livenessProbe', 'readinessProbe', 'resources']) if (nonEmpty(v[k])) container[k] = v[k]
   container.volumeMounts = [{ name: 'tmp', mountPath: '/tmp' }]

@@ -15,6 +15,7 @@ import { chartImage, deployedImage, imageStep, refOf, requireRegistry, type Imag
 import { lastReadyRelease, manifestsOf, readManifests } from './releases.js'
 import { manifestsYaml, names, renderManifests, type ChartMeta } from './render.js'
 import { rolloutState } from './rollout.js'
+import { checkAuth, checkSecretNames } from './secrets.js'
 import { chartValues, mergeValues, valuesOverlay, type Values } from './values.js'
 
 /** What package leaves for deploy in the artifact's details. */
@@ -46,9 +47,15 @@ export const helmTarget = defineTarget({
     const { note, ...image } = chartImage(ctx)
     const docker = dockerConfig(project)
 
+    // A variable is a value or a secret reference, in every environment the chart has values for.
+    for (const e of [undefined, ...project.environments]) checkSecretNames(project, e, configFor(helmTarget, project, e))
     const valuesOf = (e: string | undefined) => chartValues({ cfg: configFor(helmTarget, project, e), image: image.image, env: envFor(project, e), containerPort: ctx.image?.port ?? docker.port, user: docker.user })
     const base = valuesOf(undefined)
     const overlays = Object.fromEntries(project.environments.map((e) => [e, valuesOverlay(base, valuesOf(e))]))
+    const values = mergeValues(base, env ? overlays[env] : undefined)
+    // server.auth: the key from a Secret, the probes' paths public. Before any file is written,
+    // so `mlx package` and `mlx deploy` (which packages first) both stop here.
+    checkAuth(project, cfg, values)
     const chartDir = path.join(ctx.outDir, chart.name)
     const files = await writeChart(chartDir, project, chart, base, overlays, note)
 
@@ -69,7 +76,7 @@ export const helmTarget = defineTarget({
       release: releaseName(cfg, project),
       namespace: cfg.namespace,
       env,
-      values: mergeValues(base, env ? overlays[env] : undefined),
+      values,
       valueFiles: env ? [files.values[env]!] : [],
     }
     ctx.log.info(`  chart  ${chartDir} (${chart.name} ${chart.version}; values for ${['default', ...project.environments].join(', ')})`)

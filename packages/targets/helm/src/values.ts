@@ -1,4 +1,5 @@
 import { deepMerge, type HelmConfig } from './config.js'
+import { secretEnvFor } from './secrets.js'
 
 /** Where the chart's image comes from: a repository plus a tag, and a digest once pushed. */
 export interface ImageValues {
@@ -48,6 +49,8 @@ export function chartValues({ cfg, image, env, containerPort, user, shutdownGrac
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     containerPort,
     env,
+    // targets.helm.secrets: references only (Secret name and key), never a value.
+    secretEnv: secretEnvFor(cfg),
     service: { type: cfg.service.type, port: cfg.service.port, ...(cfg.service.nodePort ? { nodePort: cfg.service.nodePort } : {}) },
     ingress: {
       enabled: Boolean(ingress),
