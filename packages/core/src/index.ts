@@ -9,7 +9,7 @@ export type { ManifestDecl, EndpointDecl, FeatureDecl, StepDecl } from './manife
 export { PluginRegistry, loadRegistry, RUNTIME, TARGET, PLUGIN, IMAGE_TOOL, CLOCK, FETCH, CREDENTIALS, type LoadedPlugin } from './plugins/registry.js'
 export { discoverPlugins, readPluginPackage, type PluginPackage } from './plugins/discover.js'
 export { createServer, installGracefulShutdown, type MlxServer, type ServerOptions } from './server/app.js'
-export { requireKeyDelivery } from './deploy/api-key.js'
+export { requireKeyDelivery, requirePublicHealth } from './deploy/api-key.js'
 export { secretLiterals, type SecretLiteral } from './manifest/secret-literals.js'
 export { resolveAuth, apiKeysFrom, KeyCheck, MIN_KEY_LENGTH, DEFAULT_AUTH, type AuthSpec, type PublicArea } from './server/auth.js'
 export { loadServing, type Serving } from './server/load-serving.js'

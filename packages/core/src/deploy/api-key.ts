@@ -16,3 +16,17 @@ export function requireKeyDelivery(project: Project, target: string, delivered: 
     file: project.manifestFile,
   })
 }
+
+/**
+ * A platform's health checks send no API key: with server.auth on, the routes they probe must stay
+ * public, or every check gets a 401 and the rollout never becomes ready. `probes` names what
+ * probes, as the platform calls it; `outcome` says what the 401s would do there.
+ */
+export function requirePublicHealth(project: Project, probes: string, outcome: string): void {
+  const auth = project.server.auth
+  if (!auth || auth.public.includes('health')) return
+  throw new MlxError('TARGET_CONFIG_INVALID', `${project.manifestFile}: server.auth.public leaves out 'health', but ${probes}, which send no API key: ${outcome}.`, {
+    hint: "keep 'health' in server.auth.public (the default is [health, docs]); /healthz and /readyz only say whether the server is up and its models are loaded.",
+    file: project.manifestFile,
+  })
+}

@@ -1,4 +1,5 @@
 import { defineTarget, MlxError, type PlanStep } from '@mlx/core'
+import { checkApiKey } from './api-key.js'
 import { apiError, conditionState, type RunRevision, type RunService } from './api.js'
 import { configSchema, registryFor, resolveSettings } from './config.js'
 import { diffService, formatChange } from './diff.js'
@@ -30,6 +31,7 @@ export const cloudrunTarget = defineTarget({
 
   async package(bundle, ctx) {
     const r = resolveSettings(ctx)
+    checkApiKey(ctx.project, r.cfg)
     const built = ctx.image?.built
     const project = r.project ?? PROJECT_PLACEHOLDER
     const details: CloudRunDetails = { service: r.service, region: r.region, project: r.project, modelDigest: bundle.info.modelDigest }
@@ -41,6 +43,7 @@ export const cloudrunTarget = defineTarget({
 
   async plan(artifact, ctx) {
     const r = resolveSettings(ctx)
+    checkApiKey(ctx.project, r.cfg)
     const steps: PlanStep[] = []
     let s: Session | undefined
     try {

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { defineTarget, done, MlxError, pending } from '@mlx/core'
+import { checkApiKey, keyNote } from './api-key.js'
 import { appOf, configSchema, recordedApp, TOKEN, tokenHint, type Ctx } from './config.js'
 import { FlyMachines, flyToken, serving, webGroup, type Machine, type MachineConfig } from './machines.js'
 
@@ -84,6 +85,7 @@ export const flyTarget = defineTarget({
   },
 
   async package(_bundle, ctx) {
+    checkApiKey(ctx.project)
     const app = appOf(ctx)
     const built = ctx.image!.built
     const image = built ? `${ctx.config.registry}/${app}@${built.digest}` : `${ctx.config.registry}/${app}:${ctx.project.version.replace(/[^A-Za-z0-9._-]/g, '-')}`
@@ -119,6 +121,8 @@ export const flyTarget = defineTarget({
   async deploy(artifact, ctx) {
     const pushed = ctx.image!.pushed!
     const fly = api(ctx, appOf(ctx))
+    const note = keyNote(ctx.project, fly.app)
+    if (note) ctx.log.info(note)
     for (const ip of await fly.ensurePublicIps(ctx.config.org)) ctx.log.info(`  allocated ${ip}`)
     const machines = await rollout(ctx, fly, pushed.ref)
     return ctx.record({ url: `https://${fly.app}.fly.dev`, version: artifact.version, digest: pushed.digest, details: { app: fly.app, image: pushed.ref, tags: pushed.tags, region: ctx.config.region, machines } })

@@ -1,4 +1,4 @@
-import { MlxError, requireKeyDelivery, type Project } from '@mlx/core'
+import { MlxError, requireKeyDelivery, requirePublicHealth, type Project } from '@mlx/core'
 import type { HelmConfig } from './config.js'
 import type { Values } from './values.js'
 
@@ -85,10 +85,5 @@ export function checkAuth(project: Project, cfg: HelmConfig, values: Values): vo
     `add \`targets.helm.secrets: { ${auth.env}: { secret: ${secret} } }\` to ${project.manifestFile}, and create that Secret in the cluster (the value never goes into the chart or a shell history): openssl rand -hex 32 > ${auth.env} && kubectl create secret generic ${secret} -n ${cfg.namespace} --from-file ${auth.env} && rm ${auth.env}`,
   )
   const probed = PROBES.filter((p) => (values[p] as { httpGet?: unknown } | undefined)?.httpGet)
-  if (probed.length && !auth.public.includes('health')) {
-    throw new MlxError('TARGET_CONFIG_INVALID', `${project.manifestFile}: server.auth.public leaves out 'health', but the chart's ${probed.join(', ')} are Kubernetes httpGet probes of /healthz and /readyz, which send no API key: every probe would get a 401, no pod would become ready, and the liveness probe would restart them.`, {
-      hint: "keep 'health' in server.auth.public (the default is [health, docs]); /healthz and /readyz only say whether the server is up and its models are loaded.",
-      file: project.manifestFile,
-    })
-  }
+  if (probed.length) requirePublicHealth(project, `the chart's ${probed.join(', ')} are Kubernetes httpGet probes of /healthz and /readyz`, 'every probe would get a 401, no pod would become ready, and the liveness probe would restart them')
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { defineTarget, MlxError, type Deployment, type TargetContext } from '@mlx/core'
 import { dockerConfig, dockerImages } from '@mlx/target-docker'
 import { RailwayClient } from './api.js'
+import { checkApiKey } from './api-key.js'
 import { configSchema, findToken, requireToken, settings, type RailwayConfig, type Settings } from './config.js'
 import { renderProcfile, renderRailwayJson } from './files.js'
 import * as op from './operations.js'
@@ -32,6 +33,8 @@ export const railwayTarget = defineTarget({
   image: {},
 
   async package(bundle, ctx) {
+    // server.auth: the key by reference, the healthcheck public; before anything is written.
+    checkApiKey(ctx.project, settings(ctx))
     const image = ctx.image!
     // The image's build context becomes the folder `railway up` uploads; it is written even when
     // the base could not be read, since Railway builds the Dockerfile itself.
@@ -54,6 +57,7 @@ export const railwayTarget = defineTarget({
 
   async plan(artifact, ctx) {
     const s = settings(ctx)
+    checkApiKey(ctx.project, s)
     const port = portOf(ctx)
     const token = findToken(ctx.credentials)
     const unavailable = ctx.image?.unavailable ?? artifact.image?.unavailable
